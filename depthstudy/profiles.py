@@ -1,0 +1,141 @@
+"""Named run profiles, held as data and validated.
+
+A profile fixes the dataset, resolution, backbone size, training length and seeds of every study
+notebook, so that one set of notebooks runs as a CPU smoke test, a CPU study, a single-GPU study
+or the NYU-Depth V2 reproduction. Notebooks read the profile named by their ``profile`` parameter
+(default: ``$DEPTHSTUDY_PROFILE``) and may override single fields with :func:`get_profile`.
+
+=======  ==========================================================================================
+smoke    tests and CI: tiny images, few steps, one seed; numbers only prove the plumbing
+cpu      SynthRooms ~96x128, small backbones, 3 seeds; the whole study in about 30 min on 2 cores
+gpu      SynthRooms 228x304, ResNet-50 backbones, 3 seeds; one GPU, under an hour
+nyu      NYU-Depth V2 at the papers' resolution and schedules; ImageNet weights from a local path
+=======  ==========================================================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_ENV = "DEPTHSTUDY_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One named configuration of the whole study.
+
+    Sizes are in pixels (network input), depths in metres, ``steps`` in optimiser iterations.
+    """
+
+    name: str
+    dataset: str                      # "synthrooms" | "nyuv2"
+    height: int
+    width: int
+    train_scenes: int                 # SynthRooms scene instances in the training split
+    test_scenes: int
+    views_per_scene: int
+    backbone_depth: int               # ResNet-18/34/50
+    backbone_width: float             # channel multiplier (1.0 = torchvision widths)
+    fpn_channels: int                 # CLIFFNet FPN/head width (256 in the paper)
+    head_width: int                   # width of the 5-conv task nets of the structure study
+    steps: int                        # training iterations per run
+    batch_size: int
+    lr: float
+    seeds: tuple[int, ...]
+    protocol: str                     # evaluation protocol name (depthstudy.metrics)
+    max_depth: float = 10.0
+    device: str = "auto"
+    amp: bool | str = "auto"
+    channels_last: bool | str = "auto"
+    compile: bool = False
+    num_workers: int = 0
+    eval_batch_size: int = 16
+    heg_steps: int = 0                # HEG-S / HEG-R training iterations
+    nyu_root: str = ""                # folder with nyu_depth_v2_labeled.mat, splits.mat, classMapping40.mat
+    pretrained: str = ""              # local torchvision-format ResNet checkpoint ("" = random init)
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def replace(self, **overrides: Any) -> "Profile":
+        """A copy with some fields changed; unknown field names raise ``ValueError``."""
+        check_fields(overrides)
+        return dataclasses.replace(self, **overrides)
+
+    def synthrooms_options(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`depthstudy.data.synthrooms.SynthRooms`."""
+        return dict(height=self.height, width=self.width, train_scenes=self.train_scenes,
+                    test_scenes=self.test_scenes, views_per_scene=self.views_per_scene,
+                    max_depth=self.max_depth)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable) for provenance records."""
+        d = dataclasses.asdict(self)
+        d["seeds"] = list(self.seeds)
+        return d
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke", dataset="synthrooms", height=48, width=64,
+        train_scenes=8, test_scenes=3, views_per_scene=4,
+        backbone_depth=18, backbone_width=0.25, fpn_channels=32, head_width=16,
+        steps=12, batch_size=4, lr=1e-3, seeds=(0,), protocol="synthetic",
+        eval_batch_size=8, heg_steps=12,
+        description="Plumbing check for tests and CI: every notebook in well under a minute.",
+    ),
+    "cpu": Profile(
+        name="cpu", dataset="synthrooms", height=96, width=128,
+        train_scenes=48, test_scenes=16, views_per_scene=6,
+        backbone_depth=18, backbone_width=0.5, fpn_channels=64, head_width=32,
+        steps=300, batch_size=8, lr=5e-4, seeds=(0, 1, 2), protocol="synthetic",
+        heg_steps=400,
+        description="Default of `make study`: SynthRooms on 2 CPU cores, trends worth reading.",
+    ),
+    "gpu": Profile(
+        name="gpu", dataset="synthrooms", height=228, width=304,
+        train_scenes=400, test_scenes=100, views_per_scene=8,
+        backbone_depth=50, backbone_width=1.0, fpn_channels=256, head_width=64,
+        steps=4000, batch_size=8, lr=1e-4, seeds=(0, 1, 2), protocol="synthetic",
+        num_workers=4, heg_steps=4000, eval_batch_size=32,
+        description="SynthRooms at CLIFFNet's 228x304 with ResNet-50 on one GPU.",
+    ),
+    "nyu": Profile(
+        name="nyu", dataset="nyuv2", height=228, width=304,
+        train_scenes=0, test_scenes=0, views_per_scene=0,
+        backbone_depth=50, backbone_width=1.0, fpn_channels=256, head_width=64,
+        steps=40000, batch_size=8, lr=1e-4, seeds=(0, 1, 2), protocol="eigen",
+        num_workers=8, heg_steps=40000, eval_batch_size=32,
+        nyu_root=os.environ.get("DEPTHSTUDY_NYU_ROOT", ""),
+        pretrained=os.environ.get("DEPTHSTUDY_PRETRAINED", ""),
+        description=("NYU-Depth V2 labeled set (795/654) at 228x304; set DEPTHSTUDY_NYU_ROOT and "
+                     "optionally DEPTHSTUDY_PRETRAINED; multi-GPU through torchrun."),
+    ),
+}
+
+FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Profile))
+
+
+def check_fields(overrides: dict[str, Any]) -> None:
+    """Raise ``ValueError`` listing valid names if ``overrides`` has an unknown field."""
+    unknown = sorted(set(overrides) - set(FIELD_NAMES))
+    if unknown:
+        raise ValueError(f"unknown profile parameter(s) {unknown}; valid: {', '.join(FIELD_NAMES)}")
+
+
+def profile_names() -> list[str]:
+    """Valid profile names."""
+    return list(PROFILES)
+
+
+def get_profile(name: str | None = None, **overrides: Any) -> Profile:
+    """Return profile ``name`` (default ``$DEPTHSTUDY_PROFILE``, else ``cpu``) with overrides.
+
+    Raises ``ValueError`` naming the bad profile or parameter and listing the valid ones.
+    """
+    name = name or os.environ.get(DEFAULT_ENV) or "cpu"
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
+    return PROFILES[name].replace(**overrides) if overrides else PROFILES[name]

@@ -1,0 +1,214 @@
+"""Batch execution of the ordered study notebooks with papermill (``depthstudy run``).
+
+The runner
+- discovers ``notebooks/NN_name.ipynb`` in order; a notebook names the notebooks it needs in its
+  metadata (``metadata.depthstudy.depends_on``, a list of names such as ``"07_heg_training"``);
+- validates ``-p key=value`` names against each notebook's ``parameters`` cell with
+  ``papermill.inspect_notebook`` (papermill itself only warns on unknown names), so a typo is an
+  error that names it and lists the valid names;
+- executes each notebook with kernel ``python3``, writing the executed copy to
+  ``results/<profile>/notebooks/<name>.ipynb`` (renamed into place when the run ends, failed or not);
+- continues past a failed notebook, skipping only the later notebooks that depend on it;
+- returns one :class:`NotebookRun` per notebook; :func:`format_summary` renders the table.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import nbformat
+import yaml
+
+from . import paths
+from .profiles import get_profile
+
+KERNEL = "python3"
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """One study notebook: ``name`` is the file stem, e.g. ``01_datasets``."""
+
+    name: str
+    path: Path
+    depends_on: tuple[str, ...] = ()
+
+
+@dataclass
+class NotebookRun:
+    """Outcome of one notebook: ``status`` is ``ok``, ``failed`` or ``skipped``."""
+
+    name: str
+    status: str
+    wall_s: float = 0.0
+    output: Path | None = None
+    outputs: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+def discover(notebook_dir: Path | None = None) -> list[NotebookSpec]:
+    """Ordered study notebooks (``NN_*.ipynb``) with their declared dependencies."""
+    notebook_dir = Path(notebook_dir) if notebook_dir else paths.notebooks_dir()
+    specs = []
+    for path in sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb")):
+        meta = nbformat.read(path, as_version=4).metadata.get("depthstudy", {})
+        specs.append(NotebookSpec(path.stem, path, tuple(meta.get("depends_on", ()))))
+    return specs
+
+
+def parse_params(items: Iterable[str]) -> dict[str, Any]:
+    """Parse ``key=value`` strings; values are read as YAML scalars (``3`` -> int, ``x`` -> str)."""
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"parameter {item!r}: expected key=value")
+        params[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return params
+
+
+def select(specs: Sequence[NotebookSpec], only: Sequence[str] | None) -> list[NotebookSpec]:
+    """Notebooks named in ``only`` (full name or the part after ``NN_``), in study order."""
+    if not only:
+        return list(specs)
+    chosen = []
+    for want in only:
+        match = [s for s in specs if want in (s.name, s.name[3:], s.name[:2])]
+        if not match:
+            raise ValueError(f"unknown notebook {want!r}; valid: {', '.join(s.name for s in specs)}")
+        chosen.extend(m for m in match if m not in chosen)
+    return [s for s in specs if s in chosen]
+
+
+def notebook_parameters(spec: NotebookSpec) -> dict[str, Any]:
+    """The parameter names and defaults of a notebook's ``parameters`` cell."""
+    import papermill
+
+    return dict(papermill.inspect_notebook(str(spec.path)))
+
+
+def check_params(specs: Sequence[NotebookSpec], params: dict[str, Any]) -> dict[str, set[str]]:
+    """Map notebook name -> accepted parameter names; raise if a name fits no selected notebook."""
+    accepted = {s.name: set(notebook_parameters(s)) for s in specs}
+    for s in specs:
+        if "profile" not in accepted[s.name]:
+            raise ValueError(f"notebook {s.path} has no 'profile' parameter in its parameters cell")
+    valid = set().union(*accepted.values()) if accepted else set()
+    unknown = sorted(set(params) - valid)
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for notebooks {[s.name for s in specs]}; "
+            f"valid parameters: {', '.join(sorted(valid))}"
+        )
+    return accepted
+
+
+def run(
+    profile: str,
+    only: Sequence[str] | None = None,
+    params: dict[str, Any] | None = None,
+    *,
+    notebook_dir: Path | None = None,
+    results_root: Path | None = None,
+    log: Callable[[str], None] = print,
+    execution_timeout: int | None = None,
+) -> list[NotebookRun]:
+    """Execute the study notebooks of ``profile`` in order and return their outcomes.
+
+    Raises ``ValueError`` before running anything for an unknown profile, notebook or parameter.
+    """
+    get_profile(profile)
+    params = dict(params or {})
+    if "profile" in params:
+        raise ValueError("pass the profile with --profile, not -p profile=...")
+    specs = select(discover(notebook_dir), only)
+    accepted = check_params(specs, params)
+    root = Path(results_root) if results_root else paths.results_dir()
+    out_dir = root / profile / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env_before = os.environ.get("DEPTHSTUDY_RESULTS")
+    os.environ["DEPTHSTUDY_RESULTS"] = str(root)
+    try:
+        return _run_all(specs, profile, params, accepted, out_dir, root, log, execution_timeout)
+    finally:
+        if env_before is None:
+            os.environ.pop("DEPTHSTUDY_RESULTS", None)
+        else:
+            os.environ["DEPTHSTUDY_RESULTS"] = env_before
+
+
+def _run_all(specs, profile, params, accepted, out_dir, root, log, timeout) -> list[NotebookRun]:
+    runs: list[NotebookRun] = []
+    failed: set[str] = set()
+    for spec in specs:
+        blockers = [d for d in spec.depends_on if d in failed]
+        if blockers:
+            runs.append(NotebookRun(spec.name, "skipped", error=f"needs {', '.join(blockers)}"))
+            failed.add(spec.name)
+            log(f"[skip] {spec.name}: needs {', '.join(blockers)}")
+            continue
+        nb_params = {"profile": profile, **{k: v for k, v in params.items() if k in accepted[spec.name]}}
+        log(f"[run ] {spec.name} {nb_params}")
+        result = _execute(spec, nb_params, out_dir, root / profile, timeout)
+        if result.status != "ok":
+            failed.add(spec.name)
+        log(f"[{result.status:<4}] {spec.name} in {result.wall_s:.1f} s" + (f": {result.error}" if result.error else ""))
+        runs.append(result)
+    return runs
+
+
+def _execute(spec: NotebookSpec, params: dict[str, Any], out_dir: Path, profile_dir: Path,
+             timeout: int | None) -> NotebookRun:
+    import papermill
+
+    final = out_dir / f"{spec.name}.ipynb"
+    partial = out_dir / f".{spec.name}.running.ipynb"
+    before = _snapshot(profile_dir)
+    start = time.perf_counter()
+    status, error = "ok", ""
+    try:
+        papermill.execute_notebook(
+            str(spec.path), str(partial), parameters=params, kernel_name=KERNEL, language="python",
+            cwd=str(spec.path.parent), progress_bar=False, execution_timeout=timeout,
+        )
+    except Exception as exc:  # papermill raises PapermillExecutionError and kernel errors alike
+        status, error = "failed", _short_error(exc)
+    wall = time.perf_counter() - start
+    if partial.exists():
+        os.replace(partial, final)
+    changed = sorted(str(p.relative_to(profile_dir)) for p in _changed(profile_dir, before)
+                     if p.parent != out_dir)
+    return NotebookRun(spec.name, status, wall, final if final.exists() else None, changed, error)
+
+
+def _snapshot(folder: Path) -> dict[Path, float]:
+    return {p: p.stat().st_mtime for p in folder.rglob("*") if p.is_file()} if folder.exists() else {}
+
+
+def _changed(folder: Path, before: dict[Path, float]) -> list[Path]:
+    return [p for p, m in _snapshot(folder).items() if before.get(p) != m]
+
+
+def _short_error(exc: Exception) -> str:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    return f"{ename}: {evalue}".strip().splitlines()[0][:300]
+
+
+def format_summary(runs: Sequence[NotebookRun]) -> str:
+    """A plain-text table: notebook, status, wall time, outputs written."""
+    rows = [("notebook", "status", "wall [s]", "outputs")]
+    for r in runs:
+        outputs = ", ".join(sorted({o.split("/")[0] for o in r.outputs})) or "-"
+        status = r.status if not r.error else f"{r.status} ({r.error})"
+        rows.append((r.name, status[:80], f"{r.wall_s:.1f}", outputs))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    counts = {k: sum(r.status == k for r in runs) for k in ("ok", "failed", "skipped")}
+    lines.append("notebooks: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""The papermill runner: parameter validation, dependency skipping, summary, CLI exit codes."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from depthstudy import cli, runner
+
+
+def _write_nb(folder: Path, name: str, body: str, params: str = "", depends_on=()) -> Path:
+    nb = new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                   "language_info": {"name": "python"}, "depthstudy": {"depends_on": list(depends_on)}}
+    nb.cells = [new_code_cell(f"profile = 'smoke'\n{params}", metadata={"tags": ["parameters"]}),
+                new_code_cell(body)]
+    path = folder / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def nbdir(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    out = "import os, pathlib\np = pathlib.Path(os.environ['DEPTHSTUDY_RESULTS']) / profile / 'toy'\n" \
+          "p.mkdir(parents=True, exist_ok=True)\n"
+    _write_nb(folder, "01_first", out + "(p / f'first_{scale}.txt').write_text(str(scale * 2))", "scale = 1")
+    _write_nb(folder, "02_broken", "raise RuntimeError('boom')")
+    _write_nb(folder, "03_needs_broken", "x = 1", depends_on=["02_broken"])
+    _write_nb(folder, "04_independent", out + "(p / 'fourth.txt').write_text('ok')")
+    return folder
+
+
+def test_discover_orders_and_reads_dependencies(nbdir):
+    specs = runner.discover(nbdir)
+    assert [s.name for s in specs] == ["01_first", "02_broken", "03_needs_broken", "04_independent"]
+    assert specs[2].depends_on == ("02_broken",)
+
+
+def test_run_injects_params_skips_dependents_and_continues(nbdir, tmp_path):
+    results = tmp_path / "results"
+    runs = runner.run("smoke", params={"scale": 21}, notebook_dir=nbdir, results_root=results, log=lambda s: None)
+    status = {r.name: r.status for r in runs}
+    assert status == {"01_first": "ok", "02_broken": "failed", "03_needs_broken": "skipped",
+                      "04_independent": "ok"}
+    assert (results / "smoke" / "toy" / "first_21.txt").read_text() == "42"
+    assert (results / "smoke" / "notebooks" / "02_broken.ipynb").exists()  # post-mortem copy kept
+    assert "RuntimeError: boom" in {r.name: r.error for r in runs}["02_broken"]
+    assert runs[0].outputs == ["toy/first_21.txt"]
+    table = runner.format_summary(runs)
+    assert "notebooks: 2 ok, 1 failed, 1 skipped" in table and "needs 02_broken" in table
+
+
+def test_unknown_parameter_is_named_before_anything_runs(nbdir, tmp_path):
+    with pytest.raises(ValueError, match=r"\['bogus_param'\].*valid parameters: profile, scale"):
+        runner.run("smoke", params={"bogus_param": 1}, notebook_dir=nbdir, results_root=tmp_path)
+    assert not (tmp_path / "smoke" / "toy").exists()
+
+
+def test_unknown_profile_and_notebook(nbdir, tmp_path):
+    with pytest.raises(ValueError, match="valid profiles: smoke, cpu, gpu, nyu"):
+        runner.run("nosuch", notebook_dir=nbdir, results_root=tmp_path)
+    with pytest.raises(ValueError, match="unknown notebook 'nope'.*01_first"):
+        runner.run("smoke", only=["nope"], notebook_dir=nbdir, results_root=tmp_path)
+
+
+def test_select_by_short_names(nbdir):
+    specs = runner.discover(nbdir)
+    assert [s.name for s in runner.select(specs, ["independent", "01"])] == ["01_first", "04_independent"]
+
+
+def test_parse_params_types():
+    assert runner.parse_params(["a=3", "b=0.5", "c=x", "d=true"]) == {"a": 3, "b": 0.5, "c": "x", "d": True}
+    with pytest.raises(ValueError, match="key=value"):
+        runner.parse_params(["novalue"])
+
+
+def test_cli_errors_exit_2_and_name_the_problem(capsys):
+    assert cli.main(["run", "--profile", "nosuch"]) == 2
+    assert "smoke, cpu, gpu, nyu" in capsys.readouterr().err
+    assert cli.main(["run", "--profile", "smoke", "-p", "bogus_param=1"]) == 2
+    assert "bogus_param" in capsys.readouterr().err
