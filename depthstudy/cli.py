@@ -40,13 +40,13 @@ def _data_synth(args: argparse.Namespace) -> int:
 def _data_verify(args: argparse.Namespace) -> int:
     from .data import manifest
 
-    return manifest.cli_verify(args.dataset, args.root)
+    return manifest.cli_verify(args.dataset, args.root, checksums=not args.no_checksums)
 
 
 def _data_fetch(args: argparse.Namespace) -> int:
     from .data import manifest
 
-    return manifest.cli_fetch(args.dataset, args.root)
+    return manifest.cli_fetch(args.dataset, args.root, checksums=not args.no_checksums)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         q = dsub.add_parser(name, help=text)
         q.add_argument("dataset", help="manifest name, e.g. nyuv2")
         q.add_argument("--root", required=True, help="dataset folder")
+        q.add_argument("--no-checksums", action="store_true", help="skip sha256 (sizes still checked)")
         q.set_defaults(func=func)
 
     b = sub.add_parser("bench", help="measure speed; writes results/bench/<device>.json")
