@@ -1,0 +1,366 @@
+"""Writing and reading ``results/<profile>/<study>/``: metrics, summary, provenance, figures.
+
+Layout (design.md, "Results")::
+
+    results/<profile>/<study>/metrics.csv   one row per number (METRICS_COLUMNS)
+    results/<profile>/<study>/summary.csv   mean/std over seeds + the published value (SUMMARY_COLUMNS)
+    results/<profile>/<study>/run.json      provenance (depthstudy.provenance)
+    results/<profile>/<study>/figures/      PNG/SVG
+
+Every file is written atomically (temporary file, then rename). Nothing NaN or infinite is written:
+:meth:`StudyWriter.add` refuses it; the only empty cells are ``paper``/``delta`` where the papers
+publish no value for the cell.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import os
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from depthstudy import io, paths
+from depthstudy.provenance import provenance
+from depthstudy.results.paper import PAPER_STUDIES, load_paper
+from depthstudy.results.schema import (KEY_COLUMNS, METRIC_KEYS, METRICS_COLUMNS, SUMMARY_COLUMNS,
+                                       check_depth_range, check_name, check_variant, finite_value)
+
+FILES = {"metrics": "metrics.csv", "summary": "summary.csv", "run": "run.json"}
+#: Folders of results/ that are not profiles.
+RESERVED_PROFILES = ("paper", "bench")
+_JOIN = ["study", "variant", "depth_range", "metric"]
+
+
+def is_main_process() -> bool:
+    """True on the process that writes results (rank 0 under torchrun, or a plain process)."""
+    try:
+        from depthstudy.engine.distributed import is_main_process as engine_is_main
+    except ImportError:
+        return int(os.environ.get("RANK", "0")) == 0
+    return bool(engine_is_main())
+
+
+def _produce_hint(profile: str, study: str | None) -> str:
+    which = (f" (the notebook that writes study '{study}'; `--only NAME` runs just that one)"
+             if study else "")
+    return f"produce it with `depthstudy run --profile {profile}`{which}"
+
+
+class StudyWriter:
+    """Collects the numbers of one study run in one profile and writes its results folder.
+
+    ``add`` appends rows and rewrites ``metrics.csv`` at once, so a run that crashes mid-study keeps
+    everything already computed; with ``resume=True`` a new writer starts from that file and
+    :meth:`done` tells which (variant, seed) pairs can be skipped. Under torchrun only the main
+    process writes; other ranks keep their rows in memory and ``finish`` returns ``{}`` there.
+    Rows must be gathered to rank 0 before ``add`` if every rank evaluates a shard.
+    """
+
+    def __init__(self, study: str, profile: str, *, root: Path | None = None, dataset: str,
+                 protocol: str, params: dict, dataset_info: Mapping[str, Any] | None = None,
+                 device: str | None = None, resume: bool = False) -> None:
+        self.study = check_name("study", study)
+        self.profile = check_name("profile", profile)
+        if profile in RESERVED_PROFILES:
+            raise ValueError(f"profile {profile!r} is reserved (results/{profile}/ is not a profile)")
+        self.dataset = check_name("dataset", dataset)
+        self.protocol = check_name("protocol", protocol)
+        if not isinstance(params, dict):
+            raise ValueError(f"params must be a dict, got {type(params).__name__}")
+        self.params = params
+        self.dataset_info = dict(dataset_info or {})
+        self.device = device
+        self.dir = Path(root if root is not None else paths.results_dir()) / profile / study
+        self.started = datetime.now(timezone.utc)
+        self._rows: list[dict[str, Any]] = []
+        self._keys: set[tuple] = set()
+        if resume and (self.dir / FILES["metrics"]).is_file():
+            self.add_frame(read_metrics(self.dir / FILES["metrics"]))
+
+    @property
+    def figures_dir(self) -> Path:
+        """``results/<profile>/<study>/figures/`` (created on first use by the main process)."""
+        folder = self.dir / "figures"
+        if is_main_process():
+            folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """The rows added so far (METRICS_COLUMNS)."""
+        return pd.DataFrame(self._rows, columns=METRICS_COLUMNS)
+
+    def done(self, variant: str, seed: int) -> bool:
+        """Whether any row of (variant, seed) is already recorded (e.g. after ``resume=True``)."""
+        return any(r["variant"] == variant and r["seed"] == seed for r in self._rows)
+
+    def add(self, variant: str, seed: int, metrics: Mapping[str, Any], *, depth_range: str = "all",
+            n_images: int, protocol: str | None = None) -> None:
+        """Record ``metrics`` (name -> number) of one variant, seed and depth range; flush to disk.
+
+        Raises ``ValueError`` naming the variant and metric for NaN/inf/non-numbers, for a metric
+        name that is not snake_case, or for a cell recorded twice; nothing is recorded then.
+        """
+        self._commit(self._validated(variant, seed, metrics, depth_range, n_images, protocol))
+
+    def add_frame(self, df: pd.DataFrame) -> None:
+        """Add tidy rows (columns ``variant, seed, metric, value, n_images`` and optionally
+        ``study`` (must equal this study), ``dataset``, ``protocol``, ``depth_range``)."""
+        required = {"variant", "seed", "metric", "value", "n_images"}
+        missing = required - set(df.columns)
+        if missing:
+            raise ValueError(f"add_frame: missing columns {sorted(missing)}; got {list(df.columns)}")
+        if "study" in df.columns and set(df["study"]) - {self.study}:
+            raise ValueError(f"add_frame: rows of study {sorted(set(df['study']) - {self.study})} "
+                             f"given to the writer of study {self.study!r}")
+        if "dataset" in df.columns and set(df["dataset"]) - {self.dataset}:
+            raise ValueError(f"add_frame: dataset {sorted(set(df['dataset']))} differs from the "
+                             f"writer's {self.dataset!r}")
+        new: list[dict[str, Any]] = []
+        for rec in df.to_dict("records"):
+            new += self._validated(rec["variant"], rec["seed"], {rec["metric"]: rec["value"]},
+                                   rec.get("depth_range", "all"), rec["n_images"],
+                                   rec.get("protocol"))
+        self._commit(new)
+
+    def _validated(self, variant: Any, seed: Any, metrics: Mapping[str, Any], depth_range: Any,
+                   n_images: Any, protocol: str | None) -> list[dict[str, Any]]:
+        variant = check_variant(variant)
+        seed = _integer("seed", seed, minimum=0)
+        n_images = _integer("n_images", n_images, minimum=1)
+        check_depth_range(depth_range)
+        protocol = self.protocol if protocol is None else check_name("protocol", protocol)
+        if not metrics:
+            raise ValueError(f"no metrics given for variant {variant!r}")
+        rows = []
+        for metric, value in metrics.items():
+            check_name("metric", metric)
+            rows.append({"study": self.study, "variant": variant, "seed": seed,
+                         "dataset": self.dataset, "protocol": protocol, "depth_range": depth_range,
+                         "metric": metric, "value": finite_value(value, variant=variant, metric=metric),
+                         "n_images": n_images})
+        return rows
+
+    def _commit(self, rows: list[dict[str, Any]]) -> None:
+        """Write the file with ``rows`` added, then keep them: a failed write records nothing."""
+        keys = [tuple(r[c] for c in KEY_COLUMNS) for r in rows]
+        clash = [k for i, k in enumerate(keys) if k in self._keys or k in keys[:i]]
+        if clash:
+            raise ValueError(f"cells recorded twice (study, variant, seed, dataset, protocol, "
+                             f"depth_range, metric): {clash[:3]}")
+        if is_main_process():
+            write_csv(self.dir / FILES["metrics"],
+                      pd.DataFrame(self._rows + rows, columns=METRICS_COLUMNS))
+        self._rows += rows
+        self._keys.update(keys)
+
+    def save_figure(self, fig: Any, name: str, formats: Iterable[str] = ("png", "svg"),
+                    **savefig_kwargs: Any) -> list[Path]:
+        """Atomically save a matplotlib figure as ``figures/<name>.<fmt>`` for each format."""
+        check_name("figure name", name)
+        if not is_main_process():
+            return []
+        written = []
+        for fmt in formats:
+            path = self.figures_dir / f"{name}.{fmt}"
+            with io.atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, bbox_inches="tight", **savefig_kwargs)
+            written.append(path)
+        return written
+
+    def finish(self, extra: dict | None = None) -> dict[str, Path]:
+        """Write ``metrics.csv``, ``summary.csv`` (with the published values) and ``run.json``.
+
+        Returns ``{"metrics": path, "summary": path, "run": path}``, or ``{}`` off the main process.
+        ``run.json`` is written last: its presence marks a finished run.
+        """
+        if not self._rows:
+            raise ValueError(f"study {self.study!r}: finish() called before any add()")
+        if not is_main_process():
+            return {}
+        metrics = self.rows
+        summary = summarize(metrics, self._paper())
+        record = provenance(self.profile, self.params, {"name": self.dataset, **self.dataset_info},
+                            self.device, started=self.started)
+        record.update(study=self.study, protocol=self.protocol,
+                      variants=sorted(metrics["variant"].unique().tolist()),
+                      seeds=sorted(int(s) for s in metrics["seed"].unique()),
+                      n_rows=len(metrics), **(extra or {}))
+        out = {kind: self.dir / name for kind, name in FILES.items()}
+        write_csv(out["metrics"], metrics)
+        write_csv(out["summary"], summary)
+        io.write_json(out["run"], record)
+        return out
+
+    def _paper(self) -> pd.DataFrame | None:
+        if self.study not in PAPER_STUDIES:
+            return None
+        try:
+            return load_paper(study=self.study)
+        except FileNotFoundError as err:
+            warnings.warn(f"summary.csv of {self.study!r} written without published values: {err}",
+                          stacklevel=3)
+            return None
+
+
+def _integer(name: str, value: Any, *, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        if isinstance(value, float) and value.is_integer():
+            number = int(value)
+        else:
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return number
+
+
+def write_csv(path: Path, df: pd.DataFrame) -> Path:
+    """Atomically write ``df`` (no index; missing values as empty cells)."""
+    with io.atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, na_rep="")
+    return path
+
+
+def summarize(metrics: pd.DataFrame, paper: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean and spread over seeds of each (study, variant, dataset, protocol, depth_range, metric).
+
+    ``std`` is the sample standard deviation (ddof=1) over seeds; with one seed it is 0.0 (not NaN:
+    files hold no NaN; ``n_seeds`` = 1 says there is no spread to read). ``paper`` is the published
+    value of the same (study, variant, depth_range, metric) cell of ``paper`` (e.g.
+    :func:`load_paper`), empty where none; ``delta = mean - paper``. Dataset and protocol are not
+    part of the join: a SynthRooms run of a variant is set beside the paper's NYU number on purpose.
+    """
+    missing = set(METRICS_COLUMNS) - set(metrics.columns)
+    if missing:
+        raise ValueError(f"metrics frame lacks columns {sorted(missing)}")
+    dup = metrics.duplicated(KEY_COLUMNS, keep=False)
+    if dup.any():
+        cells = metrics.loc[dup, KEY_COLUMNS].head(3).values.tolist()
+        raise ValueError(f"metrics hold the same cell twice: {cells}")
+    group = ["study", "variant", "dataset", "protocol", "depth_range", "metric"]
+    grouped = metrics.groupby(group, sort=False)["value"]
+    out = grouped.agg(mean="mean", std=lambda v: v.std(ddof=1) if len(v) > 1 else 0.0,
+                      n_seeds="count").reset_index()
+    out["n_seeds"] = out["n_seeds"].astype(int)
+    out["paper"] = _paper_values(out, paper)
+    out["delta"] = out["mean"] - out["paper"]
+    return out[SUMMARY_COLUMNS]
+
+
+def _paper_values(summary: pd.DataFrame, paper: pd.DataFrame | None) -> pd.Series:
+    if paper is None or paper.empty:
+        return pd.Series(float("nan"), index=summary.index)
+    ref = paper[_JOIN + ["value"]]
+    dup = ref.duplicated(_JOIN, keep=False)
+    if dup.any():
+        cells = ref.loc[dup, _JOIN].head(3).values.tolist()
+        raise ValueError(f"paper frame holds a cell twice: {cells}")
+    merged = summary[_JOIN].merge(ref, on=_JOIN, how="left")
+    return pd.Series(merged["value"].to_numpy(dtype=float), index=summary.index)
+
+
+def read_metrics(path: Path) -> pd.DataFrame:
+    """Read a metrics.csv with its dtypes (seed and n_images integers)."""
+    df = pd.read_csv(path, dtype={"variant": str, "depth_range": str}, keep_default_na=False)
+    if list(df.columns) != METRICS_COLUMNS:
+        raise ValueError(f"{path}: columns {list(df.columns)} differ from {METRICS_COLUMNS}")
+    return df.astype({"seed": int, "n_images": int, "value": float})
+
+
+def _read(kind: str, path: Path) -> pd.DataFrame | dict:
+    if kind == "metrics":
+        return read_metrics(path)
+    if kind == "summary":
+        df = pd.read_csv(path, dtype={"variant": str, "depth_range": str}, keep_default_na=False,
+                         na_values={"paper": [""], "delta": [""]})
+        return df.astype({"mean": float, "std": float, "n_seeds": int, "paper": float,
+                          "delta": float})
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load(profile: str, study: str | None = None, kind: str = "metrics",
+         root: Path | None = None) -> pd.DataFrame | dict:
+    """Read results of a profile: ``kind`` is ``"metrics"``, ``"summary"`` or ``"run"``.
+
+    With ``study=None`` the frames of every study of the profile are concatenated (``"run"``: a dict
+    study -> record). ``profile="paper"`` returns :func:`load_paper` (kind ``"metrics"`` only).
+    A missing file raises ``FileNotFoundError`` naming the path and the command that produces it.
+    """
+    if kind not in FILES:
+        raise ValueError(f"kind must be one of {sorted(FILES)}, got {kind!r}")
+    if profile == "paper":
+        if kind != "metrics":
+            raise ValueError("profile 'paper' holds published tables only: use kind='metrics'")
+        return load_paper(study=study)
+    base = Path(root if root is not None else paths.results_dir()) / profile
+    if study is not None:
+        path = base / study / FILES[kind]
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist; {_produce_hint(profile, study)}")
+        return _read(kind, path)
+    found = sorted(base.glob(f"*/{FILES[kind]}"))
+    if not found:
+        raise FileNotFoundError(f"no {FILES[kind]} under {base}; {_produce_hint(profile, None)}")
+    if kind == "run":
+        return {p.parent.name: _read(kind, p) for p in found}
+    return pd.concat([_read(kind, p) for p in found], ignore_index=True)
+
+
+def compare(profile: str, study: str, *, root: Path | None = None, protocol: str | None = None,
+            digits: int = 3) -> pd.DataFrame:
+    """Wide table for notebooks: rows (variant, depth_range), columns (metric, ours|paper|delta).
+
+    ``ours`` is ``"mean ± std (n=seeds)"`` as text, empty where we have no run; ``paper`` and
+    ``delta`` are numbers (NaN where the paper has no value).
+    Variants the paper publishes but we did not run are included, so the table reads like the
+    paper's. ``protocol`` selects one protocol when the study holds several.
+    """
+    summary = load(profile, study, "summary", root=root)
+    if protocol is not None:
+        summary = summary[summary["protocol"] == protocol]
+    cell = ["variant", "depth_range", "metric"]
+    if summary.duplicated(cell).any():
+        raise ValueError(f"study {study!r} of profile {profile!r} holds several protocols or "
+                         f"datasets ({sorted(set(summary['protocol']))}); pass protocol=")
+    ours = summary.assign(ours=[f"{m:.{digits}f} ± {s:.{digits}f} (n={n})" for m, s, n in
+                                zip(summary["mean"], summary["std"], summary["n_seeds"])])
+    ours = ours[cell + ["ours", "paper", "delta"]]
+    if study in PAPER_STUDIES:
+        try:
+            published = load_paper(study=study).rename(columns={"value": "paper"})[cell + ["paper"]]
+        except FileNotFoundError:
+            published = None
+        if published is not None:
+            extra = published.merge(ours[cell], on=cell, how="left", indicator=True)
+            extra = extra[extra["_merge"] == "left_only"].drop(columns="_merge")
+            ours = pd.concat([ours, extra.assign(ours="", delta=float("nan"))], ignore_index=True)
+    wide = ours.pivot(index=["variant", "depth_range"], columns="metric",
+                      values=["ours", "paper", "delta"])
+    wide = wide.swaplevel(0, 1, axis=1)
+    metrics = _ordered(wide.columns.get_level_values(0).unique(), METRIC_KEYS)
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([metrics, ["ours", "paper", "delta"]]))
+    text_columns = [c for c in wide.columns if c[1] == "ours"]
+    wide[text_columns] = wide[text_columns].fillna("")
+    variants = _ordered(wide.index.get_level_values(0).unique(),
+                        list(PAPER_STUDIES.get(study, {}).get("variants", {})))
+    ranges = sorted(wide.index.get_level_values(1).unique(), key=_range_order)
+    order = [(v, r) for v in variants for r in ranges if (v, r) in wide.index]
+    return wide.reindex(order)
+
+
+def _ordered(names: Iterable[str], preferred: list[str]) -> list[str]:
+    names = list(names)
+    return [n for n in preferred if n in names] + [n for n in names if n not in preferred]
+
+
+def _range_order(label: str) -> float:
+    return float("inf") if label == "all" else float(label[1:-1])
