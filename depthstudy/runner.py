@@ -9,6 +9,8 @@ The runner
 - executes each notebook with kernel ``python3``, writing the executed copy to
   ``results/<profile>/notebooks/<name>.ipynb`` (renamed into place when the run ends, failed or not);
 - continues past a failed notebook, skipping only the later notebooks that depend on it;
+- exports an executed notebook to HTML where its metadata asks for it
+  (``metadata.depthstudy.export_html: "report.html"`` -> ``results/<profile>/report.html``);
 - returns one :class:`NotebookRun` per notebook; :func:`format_summary` renders the table.
 """
 
@@ -23,7 +25,7 @@ from typing import Any, Callable, Iterable, Sequence
 import nbformat
 import yaml
 
-from . import paths
+from . import io, paths
 from .profiles import get_profile
 
 KERNEL = "python3"
@@ -36,6 +38,7 @@ class NotebookSpec:
     name: str
     path: Path
     depends_on: tuple[str, ...] = ()
+    export_html: str | None = None
 
 
 @dataclass
@@ -56,7 +59,7 @@ def discover(notebook_dir: Path | None = None) -> list[NotebookSpec]:
     specs = []
     for path in sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb")):
         meta = nbformat.read(path, as_version=4).metadata.get("depthstudy", {})
-        specs.append(NotebookSpec(path.stem, path, tuple(meta.get("depends_on", ()))))
+        specs.append(NotebookSpec(path.stem, path, tuple(meta.get("depends_on", ())), meta.get("export_html")))
     return specs
 
 
@@ -180,9 +183,20 @@ def _execute(spec: NotebookSpec, params: dict[str, Any], out_dir: Path, profile_
     wall = time.perf_counter() - start
     if partial.exists():
         os.replace(partial, final)
+    if status == "ok" and spec.export_html:
+        export_html(final, profile_dir / spec.export_html)
     changed = sorted(str(p.relative_to(profile_dir)) for p in _changed(profile_dir, before)
                      if p.parent != out_dir)
     return NotebookRun(spec.name, status, wall, final if final.exists() else None, changed, error)
+
+
+def export_html(notebook: Path, target: Path) -> Path:
+    """Render an executed notebook to a standalone HTML file (atomic write), code cells hidden."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    return io.write_text(target, body)
 
 
 def _snapshot(folder: Path) -> dict[Path, float]:

@@ -9,10 +9,11 @@ from nbformat.v4 import new_code_cell, new_notebook
 from depthstudy import cli, runner
 
 
-def _write_nb(folder: Path, name: str, body: str, params: str = "", depends_on=()) -> Path:
+def _write_nb(folder: Path, name: str, body: str, params: str = "", depends_on=(), **meta) -> Path:
     nb = new_notebook()
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                   "language_info": {"name": "python"}, "depthstudy": {"depends_on": list(depends_on)}}
+                   "language_info": {"name": "python"},
+                   "depthstudy": {"depends_on": list(depends_on), **meta}}
     nb.cells = [new_code_cell(f"profile = 'smoke'\n{params}", metadata={"tags": ["parameters"]}),
                 new_code_cell(body)]
     path = folder / f"{name}.ipynb"
@@ -29,7 +30,8 @@ def nbdir(tmp_path):
     _write_nb(folder, "01_first", out + "(p / f'first_{scale}.txt').write_text(str(scale * 2))", "scale = 1")
     _write_nb(folder, "02_broken", "raise RuntimeError('boom')")
     _write_nb(folder, "03_needs_broken", "x = 1", depends_on=["02_broken"])
-    _write_nb(folder, "04_independent", out + "(p / 'fourth.txt').write_text('ok')")
+    _write_nb(folder, "04_independent", out + "(p / 'fourth.txt').write_text('ok')\nprint('REPORT-BODY')",
+              export_html="report.html")
     return folder
 
 
@@ -49,6 +51,8 @@ def test_run_injects_params_skips_dependents_and_continues(nbdir, tmp_path):
     assert (results / "smoke" / "notebooks" / "02_broken.ipynb").exists()  # post-mortem copy kept
     assert "RuntimeError: boom" in {r.name: r.error for r in runs}["02_broken"]
     assert runs[0].outputs == ["toy/first_21.txt"]
+    html = (results / "smoke" / "report.html").read_text()
+    assert "REPORT-BODY" in html and "write_text" not in html  # outputs shown, code hidden
     table = runner.format_summary(runs)
     assert "notebooks: 2 ok, 1 failed, 1 skipped" in table and "needs 02_broken" in table
 
