@@ -28,7 +28,7 @@ study: $(STAMP)
 test: $(STAMP)
 	rm -rf .cache/test-results
 	DEPTHSTUDY_PROFILE=smoke TQDM_DISABLE=1 MPLBACKEND=Agg DEPTHSTUDY_RESULTS=$(CURDIR)/.cache/test-results \
-		$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+		$(PY) -m pytest notebooks tests --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
 ## lab: JupyterLab on notebooks/ with the project's environment as the python3 kernel
 lab: $(STAMP)
