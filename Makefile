@@ -26,8 +26,9 @@ study: $(STAMP)
 
 ## test: unit tests, every notebook under nbval (smoke profile), runner and torchrun tests
 test: $(STAMP)
-	rm -rf .cache/test-results
+	rm -rf .cache/test-results .cache/test-cache/runs
 	DEPTHSTUDY_PROFILE=smoke TQDM_DISABLE=1 MPLBACKEND=Agg DEPTHSTUDY_RESULTS=$(CURDIR)/.cache/test-results \
+		DEPTHSTUDY_CACHE=$(CURDIR)/.cache/test-cache \
 		$(PY) -m pytest notebooks tests --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
 ## lab: JupyterLab on notebooks/ with the project's environment as the python3 kernel

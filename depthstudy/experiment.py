@@ -8,13 +8,15 @@ depth ranges and records one tidy row per metric in a :class:`depthstudy.results
 Trained weights are kept as resumable checkpoints under
 ``<cache>/runs/<profile>/<study>/<variant>/seed<k>-<hash>/last.pt``: an interrupted study resumes
 where it stopped, and later notebooks (depth ranges, attention maps, protocol sensitivity) reload
-the models with :func:`load_trained` instead of training them again. The hash covers the variant
-and every profile field, so changed settings never reuse stale weights.
+the models with :func:`load_trained` instead of training them again. The hash covers the variant,
+every profile field and the package's source code (:func:`code_digest`), so changed settings or
+changed code never reuse stale weights.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -108,9 +110,21 @@ def train_config(profile: Profile, seed: int, *, checkpoint_dir: Path | None = N
     )
 
 
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """SHA-256 over the package's Python and YAML sources (what a trained checkpoint depends on)."""
+    h = hashlib.sha256()
+    for path in sorted(paths.PACKAGE_DIR.rglob("*")):
+        if path.suffix in (".py", ".yaml") and "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(paths.PACKAGE_DIR)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def run_dir(profile: Profile, study: str, variant: Variant, seed: int) -> Path:
-    """Checkpoint folder of one run, keyed by a hash of the variant and the whole profile."""
-    blob = json.dumps({"variant": variant.key(), "profile": profile.as_dict()}, sort_keys=True, default=str)
+    """Checkpoint folder of one run, keyed by a hash of the variant, the profile and the code."""
+    blob = json.dumps({"variant": variant.key(), "profile": profile.as_dict(), "code": code_digest()},
+                      sort_keys=True, default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
     return paths.cache_dir() / "runs" / profile.name / study / variant.name / f"seed{seed}-{digest}"
 
