@@ -52,7 +52,7 @@ def _data_fetch(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from . import bench
 
-    report = bench.run(only=args.only, device=args.device, quick=args.quick)
+    report = bench.run_from_args(args)
     print(bench.format_report(report))
     return 0
 
@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--only", nargs="+", metavar="NAME", help="benchmark names")
     b.add_argument("--device", default="auto")
     b.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke check")
+    b.add_argument("--sizes", default=None, metavar="NAME", help="paper (default) or a profile name")
+    b.add_argument("--variants", nargs="+", metavar="NAME",
+                   help="eager fast channels_last bf16 compile (default: eager fast)")
+    b.add_argument("--no-compile", action="store_true", help="leave torch.compile out of every variant")
+    b.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     b.set_defaults(func=_bench)
 
     r = sub.add_parser("profiles", help="list the profiles")

@@ -36,9 +36,11 @@ class TrainConfig:
             seed before building the model, e.g. with :func:`depthstudy.engine.seed_everything`).
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``.
         amp: ``"auto"`` = bf16 autocast on CUDA, off elsewhere; ``True`` = bf16 autocast on any
-            device; ``False`` = float32.
-        channels_last: ``"auto"`` = on for CUDA, off elsewhere.
-        compile: wrap the model in ``torch.compile``.
+            device; ``False`` = float32 (see :func:`resolve_flag` for the CPU measurements).
+        channels_last: ``"auto"`` = on for CUDA and the CPU, off elsewhere (see
+            :func:`resolve_channels_last`).
+        compile: wrap the model in ``torch.compile`` (off by default: on the CPU its compile time
+            outweighs the gain for runs of the cpu profile's length, see :func:`resolve_flag`).
         num_workers: DataLoader worker processes.
         checkpoint_every: write ``checkpoint_dir/last.pt`` every this many steps (0 = never);
             when checkpointing, the final step is written too.
@@ -154,5 +156,33 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def resolve_flag(value: bool | str, device: torch.device) -> bool:
-    """``"auto"`` -> True on CUDA, False elsewhere; booleans pass through."""
+    """``"auto"`` -> True on CUDA, False elsewhere; booleans pass through (used for ``amp``).
+
+    CPU measurements (issue 7; ``depthstudy bench --sizes cpu --threads 1 --variants fast
+    channels_last bf16 compile`` on a 2-core AVX-512 Xeon without native bf16, taken while other
+    jobs kept the load average at 2.6-5.3, so indicative only): bf16 autocast ran at 0.34-0.80x
+    float32 (CLIFFNet training 0.67x, synergy training 0.80x, CLIFFNet inference 0.34x at batch 1,
+    0.52x at batch 32), hence off on the CPU. ``torch.compile`` ran at 0.98-1.56x steady state but
+    took 53-226 s to compile per model; CLIFFNet training pays that back after ~8,700 images and
+    synergy after ~11,600, against 2,400 images (300 steps x 8) per cpu-profile run, hence
+    ``TrainConfig.compile`` stays False for the CPU profiles.
+    """
     return device.type == "cuda" if value == "auto" else bool(value)
+
+
+def resolve_channels_last(value: bool | str, device: torch.device) -> bool:
+    """``"auto"`` -> True on CUDA and on the CPU, False elsewhere (MPS); booleans pass through.
+
+    CPU decision (issue 7), from the measurements described in :func:`resolve_flag`:
+    channels_last training steps at the cpu profile's sizes (96x128, ResNet-18 x0.5, batch 8) ran
+    faster than contiguous for every model of the study: with 1 torch thread 1.09-1.51x
+    (cliffnet 1.18, synergy 1.51, fcrn 1.09, encdec 1.24, structure 1.21, heg_s 1.22, heg_r 1.36),
+    with 2 threads 1.02-1.63x; the isolated bench measured CLIFFNet training at 2.20x and
+    inference at 1.74x (batch 1) and 2.07x (batch 32). A short check on the idle machine (load
+    < 1.7, 2 threads) agreed: CLIFFNet training 1.15x, inference at batch 32 1.19x, synergy
+    training 1.38x, FCRN 1.03x (while bf16 ran at 0.39x and 0.31x). Re-measure with
+    ``depthstudy bench --sizes cpu --variants channels_last bf16 compile``.
+    """
+    if value == "auto":
+        return device.type in ("cuda", "cpu")
+    return bool(value)

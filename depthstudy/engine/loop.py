@@ -37,7 +37,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .checkpoint import check_compatible, checkpoint_path, load_checkpoint, save_checkpoint
-from .config import TrainConfig, resolve_device, resolve_flag
+from .config import TrainConfig, resolve_device, resolve_channels_last, resolve_flag
 from .distributed import (all_gather_object, all_reduce_mean, get_rank, get_world_size, is_main_process,
                           local_batch_size, process_group, unwrap, wrap_model)
 from .optim import build_optimizer, build_scheduler
@@ -160,7 +160,7 @@ class _Trainer:
         self.rank, self.world = get_rank(), get_world_size()
         self.local_batch = local_batch_size(config.batch_size, self.world)
         self.amp = resolve_flag(config.amp, device)
-        self.channels_last = resolve_flag(config.channels_last, device)
+        self.channels_last = resolve_channels_last(config.channels_last, device)
         model.to(device)
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
