@@ -110,11 +110,17 @@ def train_config(profile: Profile, seed: int, *, checkpoint_dir: Path | None = N
     )
 
 
+TRAINING_CODE = ("models", "losses", "engine", "data", "experiment.py", "profiles.py")
+"""Package parts a trained checkpoint depends on (analysis, report and bench code do not count)."""
+
+
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:
-    """SHA-256 over the package's Python and YAML sources (what a trained checkpoint depends on)."""
+    """SHA-256 over the sources in :data:`TRAINING_CODE` (Python and YAML files)."""
     h = hashlib.sha256()
-    for path in sorted(paths.PACKAGE_DIR.rglob("*")):
+    files = [p for part in TRAINING_CODE for p in sorted((paths.PACKAGE_DIR / part).rglob("*"))
+             if p.is_file()] + [paths.PACKAGE_DIR / p for p in TRAINING_CODE if p.endswith(".py")]
+    for path in sorted(set(files)):
         if path.suffix in (".py", ".yaml") and "__pycache__" not in path.parts:
             h.update(str(path.relative_to(paths.PACKAGE_DIR)).encode())
             h.update(path.read_bytes())

@@ -16,7 +16,7 @@ import pytest
 from depthstudy import runner
 
 BASELINE = Path(__file__).parent / "regression" / "smoke_expected.csv"
-KEY = ["study", "variant", "seed", "depth_range", "metric"]
+KEY = ["study", "variant", "seed", "protocol", "depth_range", "metric"]
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ def main() -> int:
     if not frames:
         print(f"no smoke results under {root}", file=sys.stderr)
         return 1
-    out = pd.concat(frames)[["study", "variant", "seed", "depth_range", "metric", "value", "rtol", "atol"]]
+    out = pd.concat(frames)[["study", "variant", "seed", "protocol", "depth_range", "metric", "value", "rtol", "atol"]]
     out.to_csv(HERE / "smoke_expected.csv", index=False)
     print(f"recorded {len(out)} values from {len(frames)} studies")
     return 0
