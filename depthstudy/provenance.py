@@ -24,13 +24,17 @@ def git_state(root: Path | None = None) -> dict[str, Any]:
 
     ``commit`` is None outside a git checkout or before the first commit; ``dirty`` is True when
     tracked or untracked (non-ignored) files differ from the commit, None when git is unavailable.
+    The ``results/`` folder is excluded: a study run writes there, so it would otherwise always
+    look dirty. ``dirty_paths`` lists up to 20 changed paths.
     """
     root = root if root is not None else paths.repo_root()
     if root is None:
-        return {"commit": None, "dirty": None}
-    status = _git(root, "--no-optional-locks", "status", "--porcelain")
+        return {"commit": None, "dirty": None, "dirty_paths": []}
+    status = _git(root, "--no-optional-locks", "status", "--porcelain", "--", ".", ":(exclude)results")
     commit = _git(root, "rev-parse", "--verify", "--quiet", "HEAD")
-    return {"commit": commit or None, "dirty": None if status is None else bool(status)}
+    changed = [line.split(maxsplit=1)[-1] for line in (status or "").splitlines()][:20]
+    return {"commit": commit or None, "dirty": None if status is None else bool(status),
+            "dirty_paths": changed}
 
 
 def _git(root: Path, *args: str) -> str | None:

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Sequence
 import nbformat
 import yaml
 
-from . import io, paths
+from . import paths
 from .profiles import get_profile
 
 KERNEL = "python3"
@@ -184,19 +184,12 @@ def _execute(spec: NotebookSpec, params: dict[str, Any], out_dir: Path, profile_
     if partial.exists():
         os.replace(partial, final)
     if status == "ok" and spec.export_html:
+        from .report import export_html
+
         export_html(final, profile_dir / spec.export_html)
     changed = sorted(str(p.relative_to(profile_dir)) for p in _changed(profile_dir, before)
                      if p.parent != out_dir)
     return NotebookRun(spec.name, status, wall, final if final.exists() else None, changed, error)
-
-
-def export_html(notebook: Path, target: Path) -> Path:
-    """Render an executed notebook to a standalone HTML file (atomic write), code cells hidden."""
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
-    return io.write_text(target, body)
 
 
 def _snapshot(folder: Path) -> dict[Path, float]:

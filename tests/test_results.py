@@ -188,7 +188,7 @@ def test_atomic_json_write_on_finish(writer, tmp_path, monkeypatch):
 def test_run_json_provenance(writer, tmp_path):
     writer.add("heg_s", 0, {"rmse": 0.5}, n_images=3)
     run = json.loads(writer.finish()["run"].read_text())
-    assert set(run["git"]) == {"commit", "dirty"}
+    assert set(run["git"]) == {"commit", "dirty", "dirty_paths"}
     assert run["git"]["dirty"] in (True, False, None)
     assert run["git"]["commit"] is None or len(run["git"]["commit"]) == 40
     assert {"torch", "numpy", "python", "depthstudy", "pandas"} <= set(run["versions"])
@@ -272,3 +272,23 @@ def test_relative_gain_sign_convention():
         results.relative_gain("abs_rel", 1.0, 1.0)
     with pytest.raises(ValueError, match="single"):
         results.relative_gain("rmse", 0.0, 1.0)
+
+
+def test_git_state_ignores_results_but_sees_code_changes(tmp_path):
+    import subprocess
+
+    from depthstudy.provenance import git_state
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    (tmp_path / "results" / "cpu").mkdir(parents=True)
+    (tmp_path / "results" / "cpu" / "metrics.csv").write_text("a\n")
+    assert git_state(tmp_path)["dirty"] is False  # a study's own outputs do not count
+    (tmp_path / "code.py").write_text("x = 2\n")
+    state = git_state(tmp_path)
+    assert state["dirty"] is True and state["dirty_paths"] == ["code.py"]
