@@ -101,10 +101,8 @@ def train_config(profile: Profile, seed: int, *, checkpoint_dir: Path | None = N
                  steps: int | None = None, **overrides: Any) -> TrainConfig:
     """The profile's :class:`TrainConfig` for one seed (checkpoints 4 times per run when a dir is given)."""
     steps = steps or profile.steps
-    return TrainConfig(
-        steps=steps, batch_size=profile.batch_size, lr=profile.lr, seed=seed, device=profile.device,
-        amp=profile.amp, channels_last=profile.channels_last, compile=profile.compile,
-        num_workers=profile.num_workers, log_every=max(1, steps // 20),
+    return TrainConfig.from_profile(
+        profile, steps=steps, seed=seed, log_every=max(1, steps // 20),
         checkpoint_every=max(1, steps // 4) if checkpoint_dir else 0,
         checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None, **overrides,
     )
