@@ -69,6 +69,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from . import io, paths
+from .engine.config import resolve_device
 
 SCHEMA = "depthstudy-bench/2"
 MODEL_BENCHMARKS = ("train_cliffnet", "train_synergy", "infer_cliffnet_b1", "infer_cliffnet_b32")
@@ -143,13 +144,6 @@ def get_sizes(name: str | None = None, quick: bool = False) -> Sizes:
     p = get_profile(name)
     return Sizes(name, p.height, p.width, p.backbone_depth, p.backbone_width, p.fpn_channels,
                  p.batch_size, p.num_workers)
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA if available else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def device_name(device: torch.device) -> str:

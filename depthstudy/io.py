@@ -12,7 +12,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -57,10 +57,13 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False, default=str) + "\n")
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20,
+                on_chunk: Callable[[int], Any] | None = None) -> str:
+    """Hex SHA-256 of a file, read in chunks; ``on_chunk(n_bytes)`` after each (e.g. a progress bar)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
+            if on_chunk is not None:
+                on_chunk(len(block))
     return h.hexdigest()

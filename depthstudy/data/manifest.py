@@ -26,7 +26,6 @@ invalid:
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import re
@@ -142,13 +141,9 @@ def load_manifest(name: str | os.PathLike, manifest_dir: str | os.PathLike | Non
 def _hash(path: Path, progress: bool) -> str:
     if not progress:
         return sha256_file(path, CHUNK)
-    h = hashlib.sha256()
-    with open(path, "rb") as fh, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
-                                       unit_divisor=1024, desc=f"sha256 {path.name}") as bar:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            h.update(block)
-            bar.update(len(block))
-    return h.hexdigest()
+    with tqdm(total=path.stat().st_size, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=f"sha256 {path.name}") as bar:
+        return sha256_file(path, CHUNK, on_chunk=bar.update)
 
 
 def _count_lines(path: Path) -> int:
