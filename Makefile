@@ -9,6 +9,8 @@ STAMP  := $(VENV)/.depthstudy-installed
 PROFILE ?= cpu
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
+# notebooks run at once by `make study`: 2 on CPU profiles (each kernel gets half the cores), 1 on a GPU
+JOBS ?= $(if $(filter cpu smoke,$(PROFILE)),2,1)
 
 .PHONY: study test test-unit test-notebooks lab bench synth clean-venv
 
@@ -20,9 +22,9 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import torch, depthstudy; print('depthstudy', depthstudy.__version__, 'torch', torch.__version__)"
 	touch $(STAMP)
 
-## study: run every study notebook in profile $(PROFILE) (default cpu) and write results/$(PROFILE)/
+## study: run every study notebook in profile $(PROFILE) (default cpu), $(JOBS) at once, into results/$(PROFILE)/
 study: $(STAMP)
-	$(VENV)/bin/depthstudy run --profile $(PROFILE)
+	$(VENV)/bin/depthstudy run --profile $(PROFILE) --jobs $(JOBS)
 
 ## test: unit tests, every notebook under nbval (smoke profile), runner and torchrun tests
 test: $(STAMP)

@@ -1,6 +1,6 @@
 """Command line: ``depthstudy run | data | bench | profiles``.
 
-    depthstudy run --profile cpu [--only 01_datasets ...] [-p key=value ...]
+    depthstudy run --profile cpu [--jobs 2] [--only 01_datasets ...] [-p key=value ...]
     depthstudy data synth --profile cpu          # pre-generate SynthRooms into the cache
     depthstudy data verify nyuv2 --root DIR      # presence, sizes, sha256 against data_manifests/
     depthstudy data fetch nyuv2 --root DIR       # download (resumable) and verify
@@ -19,7 +19,7 @@ def _run(args: argparse.Namespace) -> int:
     from . import runner
 
     params = runner.parse_params(args.param or [])
-    runs = runner.run(args.profile, args.only, params, execution_timeout=args.timeout)
+    runs = runner.run(args.profile, args.only, params, execution_timeout=args.timeout, jobs=args.jobs)
     print()
     print(runner.format_summary(runs))
     return 0 if runs and all(r.status == "ok" for r in runs) else 1
@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="NAME", help="notebook names (e.g. 01_datasets or datasets)")
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="notebook parameter")
     p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="notebooks run at once, each with cpu_count/jobs threads (default 1)")
     p.set_defaults(func=_run)
 
     d = sub.add_parser("data", help="datasets: pre-generate, verify, fetch")

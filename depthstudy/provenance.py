@@ -103,6 +103,8 @@ def provenance(profile: str, params: dict, dataset: dict, device: str | None = N
         "device": device if device is not None else describe_device(),
         "finished_utc": finished.isoformat(timespec="seconds"),
     }
+    if os.environ.get("DEPTHSTUDY_NOTEBOOK"):  # set by depthstudy.runner for each notebook it runs
+        record["notebook"] = os.environ["DEPTHSTUDY_NOTEBOOK"]
     if started is not None:
         record["started_utc"] = started.isoformat(timespec="seconds")
         record["wall_time_s"] = round((finished - started).total_seconds(), 3)

@@ -9,6 +9,13 @@ The runner
 - executes each notebook with kernel ``python3``, writing the executed copy to
   ``results/<profile>/notebooks/<name>.ipynb`` (renamed into place when the run ends, failed or not);
 - continues past a failed notebook, skipping only the later notebooks that depend on it;
+- runs up to ``jobs`` notebooks at once, each in its own worker process, starting a notebook as soon
+  as the notebooks it depends on have finished; a notebook marked ``metadata.depthstudy.run_last``
+  (the report) starts after all the others and runs whatever they produced. With ``jobs > 1`` each
+  kernel gets ``cpu_count // jobs`` threads (``OMP_NUM_THREADS``, unless already set), because two
+  PyTorch processes with all cores each run 2-4x slower than with half each (README, Performance);
+- tells each kernel its notebook name (``$DEPTHSTUDY_NOTEBOOK``), which the results writer records
+  in ``run.json``, so outputs are attributed to the right notebook when notebooks overlap in time;
 - exports an executed notebook to HTML where its metadata asks for it
   (``metadata.depthstudy.export_html: "report.html"`` -> ``results/<profile>/report.html``);
 - returns one :class:`NotebookRun` per notebook; :func:`format_summary` renders the table.
@@ -16,6 +23,9 @@ The runner
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import json
+import multiprocessing
 import os
 import time
 from dataclasses import dataclass, field
@@ -29,6 +39,7 @@ from . import paths
 from .profiles import get_profile
 
 KERNEL = "python3"
+NOTEBOOK_ENV = "DEPTHSTUDY_NOTEBOOK"
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,7 @@ class NotebookSpec:
     path: Path
     depends_on: tuple[str, ...] = ()
     export_html: str | None = None
+    run_last: bool = False
 
 
 @dataclass
@@ -59,7 +71,8 @@ def discover(notebook_dir: Path | None = None) -> list[NotebookSpec]:
     specs = []
     for path in sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb")):
         meta = nbformat.read(path, as_version=4).metadata.get("depthstudy", {})
-        specs.append(NotebookSpec(path.stem, path, tuple(meta.get("depends_on", ())), meta.get("export_html")))
+        specs.append(NotebookSpec(path.stem, path, tuple(meta.get("depends_on", ())), meta.get("export_html"),
+                                  bool(meta.get("run_last", False))))
     return specs
 
 
@@ -119,12 +132,18 @@ def run(
     results_root: Path | None = None,
     log: Callable[[str], None] = print,
     execution_timeout: int | None = None,
+    jobs: int = 1,
 ) -> list[NotebookRun]:
-    """Execute the study notebooks of ``profile`` in order and return their outcomes.
+    """Execute the study notebooks of ``profile`` and return their outcomes in study order.
 
-    Raises ``ValueError`` before running anything for an unknown profile, notebook or parameter.
+    Args:
+        jobs: notebooks executed at once (each in its own process); see the module docstring.
+    Raises ``ValueError`` before running anything for an unknown profile, notebook or parameter,
+    or a ``jobs`` below 1.
     """
     get_profile(profile)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     params = dict(params or {})
     if "profile" in params:
         raise ValueError("pass the profile with --profile, not -p profile=...")
@@ -133,41 +152,64 @@ def run(
     root = Path(results_root) if results_root else paths.results_dir()
     out_dir = root / profile / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    env_before = os.environ.get("DEPTHSTUDY_RESULTS")
-    os.environ["DEPTHSTUDY_RESULTS"] = str(root)
-    try:
-        return _run_all(specs, profile, params, accepted, out_dir, root, log, execution_timeout)
-    finally:
-        if env_before is None:
-            os.environ.pop("DEPTHSTUDY_RESULTS", None)
-        else:
-            os.environ["DEPTHSTUDY_RESULTS"] = env_before
+    env = {"DEPTHSTUDY_RESULTS": str(root)}
+    if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
+        env["OMP_NUM_THREADS"] = str(kernel_threads(jobs))
+    jobs_for = {s.name: {"profile": profile, **{k: v for k, v in params.items() if k in accepted[s.name]}}
+                for s in specs}
+    context = multiprocessing.get_context("spawn")  # no inherited torch/OpenMP state in workers
+    with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                initargs=(env,)) as pool:
+        return _schedule(specs, pool, jobs, jobs_for, out_dir, root / profile, log, execution_timeout)
 
 
-def _run_all(specs, profile, params, accepted, out_dir, root, log, timeout) -> list[NotebookRun]:
-    runs: list[NotebookRun] = []
-    failed: set[str] = set()
-    for spec in specs:
-        blockers = [d for d in spec.depends_on if d in failed]
-        if blockers:
-            runs.append(NotebookRun(spec.name, "skipped", error=f"needs {', '.join(blockers)}"))
-            failed.add(spec.name)
-            log(f"[skip] {spec.name}: needs {', '.join(blockers)}")
-            continue
-        nb_params = {"profile": profile, **{k: v for k, v in params.items() if k in accepted[spec.name]}}
-        log(f"[run ] {spec.name} {nb_params}")
-        result = _execute(spec, nb_params, out_dir, root / profile, timeout)
-        if result.status != "ok":
-            failed.add(spec.name)
-        log(f"[{result.status:<4}] {spec.name} in {result.wall_s:.1f} s" + (f": {result.error}" if result.error else ""))
-        runs.append(result)
-    return runs
+def _init_worker(env: dict[str, str]) -> None:
+    os.environ.update(env)
+
+
+def kernel_threads(jobs: int) -> int:
+    """Threads per kernel when ``jobs`` notebooks share this machine's cores (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def _schedule(specs, pool, jobs, params_for, out_dir, profile_dir, log, timeout) -> list[NotebookRun]:
+    """Start each notebook when its dependencies have finished, at most ``jobs`` at a time."""
+    selected = {s.name for s in specs}
+    done: dict[str, NotebookRun] = {}
+    pending = list(specs)
+    running: dict[cf.Future, NotebookSpec] = {}
+    while pending or running:
+        for spec in list(pending):
+            blockers = [d for d in spec.depends_on if d in done and done[d].status != "ok"]
+            if blockers and not spec.run_last:
+                pending.remove(spec)
+                done[spec.name] = NotebookRun(spec.name, "skipped", error=f"needs {', '.join(blockers)}")
+                log(f"[skip] {spec.name}: needs {', '.join(blockers)}")
+                continue
+            waits_for = {d for d in spec.depends_on if d in selected} - set(done)
+            if spec.run_last:
+                waits_for |= {s.name for s in specs if not s.run_last} - set(done)
+            if waits_for or len(running) >= jobs:
+                continue
+            pending.remove(spec)
+            log(f"[run ] {spec.name} {params_for[spec.name]}")
+            running[pool.submit(_execute, spec, params_for[spec.name], out_dir, profile_dir, timeout)] = spec
+        finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+        for future in finished:
+            result = future.result()
+            del running[future]
+            done[result.name] = result
+            log(f"[{result.status:<4}] {result.name} in {result.wall_s:.1f} s"
+                + (f": {result.error}" if result.error else ""))
+    return [done[s.name] for s in specs]
 
 
 def _execute(spec: NotebookSpec, params: dict[str, Any], out_dir: Path, profile_dir: Path,
              timeout: int | None) -> NotebookRun:
+    """Run one notebook in this (worker) process; never raises for a failing notebook."""
     import papermill
 
+    os.environ[NOTEBOOK_ENV] = spec.name
     final = out_dir / f"{spec.name}.ipynb"
     partial = out_dir / f".{spec.name}.running.ipynb"
     before = _snapshot(profile_dir)
@@ -188,8 +230,21 @@ def _execute(spec: NotebookSpec, params: dict[str, Any], out_dir: Path, profile_
 
         export_html(final, profile_dir / spec.export_html)
     changed = sorted(str(p.relative_to(profile_dir)) for p in _changed(profile_dir, before)
-                     if p.parent != out_dir)
+                     if p.parent != out_dir and _written_by(p, profile_dir, spec.name))
     return NotebookRun(spec.name, status, wall, final if final.exists() else None, changed, error)
+
+
+def _written_by(path: Path, profile_dir: Path, notebook: str) -> bool:
+    """False when the study folder holding ``path`` records another notebook in its ``run.json``."""
+    parts = path.relative_to(profile_dir).parts
+    record = profile_dir / parts[0] / "run.json"
+    if len(parts) < 2 or not record.is_file():
+        return True
+    try:
+        owner = json.loads(record.read_text()).get("notebook")
+    except (OSError, ValueError):
+        return True
+    return owner in (None, notebook)
 
 
 def _snapshot(folder: Path) -> dict[Path, float]:

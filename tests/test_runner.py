@@ -86,3 +86,50 @@ def test_cli_errors_exit_2_and_name_the_problem(capsys):
     assert "smoke, cpu, gpu, nyu" in capsys.readouterr().err
     assert cli.main(["run", "--profile", "smoke", "-p", "bogus_param=1"]) == 2
     assert "bogus_param" in capsys.readouterr().err
+
+
+def test_parallel_jobs_respect_dependencies_run_last_and_attribute_outputs(tmp_path, monkeypatch):
+    """jobs=2: a dependent notebook sees its dependency's file, the run_last report sees every
+    output, kernels get cpu_count // 2 threads, and overlapping notebooks keep their own outputs."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    head = ("import os, json, pathlib, time\nroot = pathlib.Path(os.environ['DEPTHSTUDY_RESULTS']) / profile\n"
+            "def study(name):\n    p = root / name\n    p.mkdir(parents=True, exist_ok=True)\n    return p\n")
+    finish = "(p / 'run.json').write_text(json.dumps({'notebook': os.environ['DEPTHSTUDY_NOTEBOOK']}))\n"
+    _write_nb(folder, "01_slow", head + "time.sleep(3)\np = study('slow')\n(p / 'a.txt').write_text('A')\n" + finish)
+    _write_nb(folder, "02_fast", head + "p = study('fast')\n(p / 'b.txt').write_text(os.environ.get('OMP_NUM_THREADS', ''))\n"
+              + finish)
+    _write_nb(folder, "03_needs_slow", head + "p = study('child')\n"
+              "(p / 'c.txt').write_text((root / 'slow' / 'a.txt').read_text() + 'C')\n" + finish,
+              depends_on=["01_slow"])
+    _write_nb(folder, "04_broken", "raise ValueError('nope')")
+    _write_nb(folder, "05_report", head + "(root / 'seen.txt').write_text(' '.join(sorted(\n"
+              "    p.parent.name for p in root.glob('*/run.json'))))", run_last=True, depends_on=["04_broken"])
+    results = tmp_path / "results"
+    lines = []
+    runs = runner.run("smoke", notebook_dir=folder, results_root=results, log=lines.append, jobs=2)
+    status = {r.name: r.status for r in runs}
+    assert status == {"01_slow": "ok", "02_fast": "ok", "03_needs_slow": "ok", "04_broken": "failed",
+                      "05_report": "ok"}
+    assert [r.name for r in runs] == sorted(status)  # study order, whatever the finishing order
+    root = results / "smoke"
+    assert (root / "child" / "c.txt").read_text() == "AC"
+    assert (root / "seen.txt").read_text() == "child fast slow"
+    assert (root / "fast" / "b.txt").read_text() == str(runner.kernel_threads(2))
+    outputs = {r.name: r.outputs for r in runs}
+    assert outputs["01_slow"] == ["slow/a.txt", "slow/run.json"]
+    assert outputs["02_fast"] == ["fast/b.txt", "fast/run.json"]
+    assert lines.index("[run ] 05_report {'profile': 'smoke'}") > max(
+        i for i, line in enumerate(lines) if line.startswith(("[ok  ]", "[fail")) and "05_report" not in line)
+
+
+def test_jobs_must_be_a_positive_integer(nbdir, tmp_path):
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="jobs must be an integer >= 1"):
+            runner.run("smoke", notebook_dir=nbdir, results_root=tmp_path, jobs=bad)
+
+
+def test_kernel_threads_split_the_cores(monkeypatch):
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 16)
+    assert [runner.kernel_threads(j) for j in (1, 2, 3, 32)] == [16, 8, 5, 1]
