@@ -7,7 +7,7 @@ or the NYU-Depth V2 reproduction. Notebooks read the profile named by their ``pr
 
 =======  ==========================================================================================
 smoke    tests and CI: tiny images, few steps, one seed; numbers only prove the plumbing
-cpu      SynthRooms 72x96, small backbones, 100 steps, 3 seeds; the study in ~30-40 min on 2 cores
+cpu      SynthRooms 72x96, small backbones, 100 steps, 3 seeds; the study in ~30 min on 2 cores
 gpu      SynthRooms 228x304, ResNet-50 backbones, 3 seeds; one GPU, under an hour
 nyu      NYU-Depth V2 at the papers' resolution and schedules; ImageNet weights from a local path
 =======  ==========================================================================================
@@ -54,10 +54,22 @@ class Profile:
     num_workers: int = 0
     eval_batch_size: int = 16
     heg_steps: int = 0                # HEG-S / HEG-R training iterations
+    lr_decay_at: tuple[float, ...] = ()  # fractions of each run's steps after which lr *= 0.1
     nyu_root: str = ""                # folder with nyu_depth_v2_labeled.mat, splits.mat, classMapping40.mat
     pretrained: str = ""              # local torchvision-format ResNet checkpoint ("" = random init)
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lr_decay_at", tuple(self.lr_decay_at))
+        fractions = self.lr_decay_at
+        if any(not 0.0 < f < 1.0 for f in fractions) or list(fractions) != sorted(set(fractions)):
+            raise ValueError(f"profile {self.name!r}: lr_decay_at must be increasing fractions in (0, 1) "
+                             f"of a run's steps, got {fractions!r}")
+
+    def decay_steps(self, steps: int) -> tuple[int, ...]:
+        """Iterations after which the lr decays, for a run of ``steps`` iterations (from ``lr_decay_at``)."""
+        return tuple(sorted({m for m in (round(f * steps) for f in self.lr_decay_at) if 1 <= m < steps}))
 
     def replace(self, **overrides: Any) -> "Profile":
         """A copy with some fields changed; unknown field names raise ``ValueError``."""
@@ -74,6 +86,7 @@ class Profile:
         """Plain dict (JSON-serialisable) for provenance records."""
         d = dataclasses.asdict(self)
         d["seeds"] = list(self.seeds)
+        d["lr_decay_at"] = list(self.lr_decay_at)
         return d
 
 
@@ -88,12 +101,12 @@ PROFILES: dict[str, Profile] = {
     ),
     "cpu": Profile(
         name="cpu", dataset="synthrooms", height=72, width=96,
-        train_scenes=48, test_scenes=16, views_per_scene=6,
+        train_scenes=240, test_scenes=32, views_per_scene=6,
         backbone_depth=18, backbone_width=0.5, fpn_channels=64, head_width=32,
-        steps=100, batch_size=8, lr=5e-4, seeds=(0, 1, 2), protocol="synthetic",
+        steps=100, batch_size=8, lr=1e-3, lr_decay_at=(0.75,), seeds=(0, 1, 2), protocol="synthetic",
         heg_steps=200,
         description=("Default of `make study`: SynthRooms on 2 CPU cores, 3 seeds, short schedules "
-                     "sized so the whole study fits about 30-40 minutes."),
+                     "sized so the whole study fits about 30 minutes with 2 notebooks at once."),
     ),
     "gpu": Profile(
         name="gpu", dataset="synthrooms", height=228, width=304,

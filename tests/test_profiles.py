@@ -35,3 +35,22 @@ def test_override_and_env_default(monkeypatch):
     assert PROFILES["smoke"].steps != 3  # the registry itself is untouched
     monkeypatch.delenv("DEPTHSTUDY_PROFILE")
     assert get_profile().name == "cpu"
+
+
+def test_lr_decay_fractions_become_milestones_of_each_run():
+    from depthstudy.engine import TrainConfig
+
+    cpu = get_profile("cpu")
+    assert cpu.lr_decay_at == (0.75,)
+    assert TrainConfig.from_profile(cpu).lr_decay_steps == (75,)
+    assert TrainConfig.from_profile(cpu, steps=200).lr_decay_steps == (150,)   # e.g. HEG runs
+    assert TrainConfig.from_profile(cpu, steps=200, lr_decay_steps=()).lr_decay_steps == ()
+    assert get_profile("cpu", lr_decay_at=(0.5, 0.9)).decay_steps(10) == (5, 9)
+    assert get_profile("cpu", lr_decay_at=(0.01,)).decay_steps(10) == ()      # rounds to step 0: none
+    assert get_profile("smoke").decay_steps(12) == ()
+
+
+@pytest.mark.parametrize("bad", [(0.0,), (1.0,), (0.8, 0.5), (0.5, 0.5)])
+def test_lr_decay_fractions_are_checked(bad):
+    with pytest.raises(ValueError, match="lr_decay_at must be increasing fractions in \\(0, 1\\)"):
+        get_profile("cpu", lr_decay_at=bad)

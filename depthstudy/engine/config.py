@@ -107,13 +107,19 @@ class TrainConfig:
     @classmethod
     def from_profile(cls, profile: Any, **overrides: Any) -> "TrainConfig":
         """Config from a :class:`depthstudy.profiles.Profile` (steps, batch, lr, device, amp,
-        channels_last, compile, num_workers) with keyword ``overrides`` (e.g. ``seed=1``)."""
+        channels_last, compile, num_workers) with keyword ``overrides`` (e.g. ``seed=1``).
+
+        The lr decay milestones come from the profile's ``lr_decay_at`` fractions of the run's
+        ``steps`` (overridden or not), unless ``lr_decay_steps`` is given.
+        """
         names = ("steps", "batch_size", "lr", "device", "amp", "channels_last", "compile", "num_workers")
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"unknown TrainConfig field(s) {unknown}; valid: "
                              + ", ".join(f.name for f in dataclasses.fields(cls)))
-        return cls(**{**{n: getattr(profile, n) for n in names}, **overrides})
+        base = {n: getattr(profile, n) for n in names}
+        base["lr_decay_steps"] = profile.decay_steps(overrides.get("steps", profile.steps))
+        return cls(**{**base, **overrides})
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable) for checkpoints and provenance records."""
