@@ -10,7 +10,8 @@ The runner
   ``results/<profile>/notebooks/<name>.ipynb`` (renamed into place when the run ends, failed or not);
 - continues past a failed notebook, skipping only the later notebooks that depend on it;
 - runs up to ``jobs`` notebooks at once, each in its own worker process, starting a notebook as soon
-  as the notebooks it depends on have finished; a notebook marked ``metadata.depthstudy.run_last``
+  as the notebooks it depends on have finished, longest chain first (chain lengths from the wall
+  times of the previous run's executed notebooks, else counted in notebooks); a notebook marked ``metadata.depthstudy.run_last``
   (the report) starts after all the others and runs whatever they produced. With ``jobs > 1`` each
   kernel gets ``cpu_count // jobs`` threads (``OMP_NUM_THREADS``, unless already set), because two
   PyTorch processes with all cores each run 2-4x slower than with half each (README, Performance);
@@ -27,6 +28,7 @@ import concurrent.futures as cf
 import json
 import multiprocessing
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,8 +165,43 @@ def run(
         return _schedule(specs, pool, jobs, jobs_for, out_dir, root / profile, log, execution_timeout)
 
 
+def chain_lengths(specs: Sequence[NotebookSpec], durations: dict[str, float]) -> dict[str, float]:
+    """Per notebook: its duration plus the longest chain of selected notebooks that depend on it.
+
+    ``durations`` in seconds (missing ones count 1), so starting the longest chains first keeps
+    every job busy until the end.
+    """
+    lengths: dict[str, float] = {}
+    for spec in reversed(list(specs)):  # dependents come later in study order
+        below = [lengths[c.name] for c in specs if spec.name in c.depends_on and c.name in lengths]
+        lengths[spec.name] = durations.get(spec.name, 1.0) + max(below, default=0.0)
+    return lengths
+
+
+def previous_durations(out_dir: Path) -> dict[str, float]:
+    """Wall seconds of each notebook in its last executed copy under ``out_dir`` (papermill metadata)."""
+    found = {}
+    for path in Path(out_dir).glob("[0-9][0-9]_*.ipynb"):
+        try:
+            duration = nbformat.read(path, as_version=4).metadata.get("papermill", {}).get("duration")
+        except (OSError, ValueError):
+            continue
+        if isinstance(duration, (int, float)):
+            found[path.stem] = float(duration)
+    return found
+
+
 def _init_worker(env: dict[str, str]) -> None:
+    """Worker setup: the run's environment, and exit when the runner process goes away (a killed
+    ``depthstudy run`` leaves no workers behind; their kernels exit with them)."""
     os.environ.update(env)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    while os.getppid() == parent:
+        time.sleep(poll_s)
+    os._exit(1)
 
 
 def kernel_threads(jobs: int) -> int:
@@ -176,7 +213,8 @@ def _schedule(specs, pool, jobs, params_for, out_dir, profile_dir, log, timeout)
     """Start each notebook when its dependencies have finished, at most ``jobs`` at a time."""
     selected = {s.name for s in specs}
     done: dict[str, NotebookRun] = {}
-    pending = list(specs)
+    lengths = chain_lengths(specs, previous_durations(out_dir))
+    pending = sorted(specs, key=lambda s: -lengths[s.name])  # stable: study order among equals
     running: dict[cf.Future, NotebookSpec] = {}
     while pending or running:
         for spec in list(pending):

@@ -133,3 +133,56 @@ def test_jobs_must_be_a_positive_integer(nbdir, tmp_path):
 def test_kernel_threads_split_the_cores(monkeypatch):
     monkeypatch.setattr(runner.os, "cpu_count", lambda: 16)
     assert [runner.kernel_threads(j) for j in (1, 2, 3, 32)] == [16, 8, 5, 1]
+
+
+def test_longest_chain_starts_first(tmp_path):
+    specs = [runner.NotebookSpec("01_a", tmp_path), runner.NotebookSpec("02_b", tmp_path),
+             runner.NotebookSpec("03_c", tmp_path, depends_on=("02_b",)),
+             runner.NotebookSpec("04_d", tmp_path, depends_on=("03_c", "01_a"))]
+    assert runner.chain_lengths(specs, {}) == {"01_a": 2, "02_b": 3, "03_c": 2, "04_d": 1}
+    lengths = runner.chain_lengths(specs, {"01_a": 100, "02_b": 5, "03_c": 5, "04_d": 10})
+    assert lengths == {"01_a": 110, "02_b": 20, "03_c": 15, "04_d": 10}
+    out = tmp_path / "out"
+    out.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"duration": 12.5}
+    nbformat.write(nb, out / "02_b.ipynb")
+    (out / "01_a.ipynb").write_text("not json")
+    assert runner.previous_durations(out) == {"02_b": 12.5}
+
+
+def test_workers_exit_when_the_runner_is_killed(tmp_path):
+    """SIGKILL the runner mid-notebook: its worker and kernel processes go away with it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _write_nb(folder, "01_sleep", "import os, time, pathlib\n"
+              "pathlib.Path(os.environ['DEPTHSTUDY_RESULTS'], 'pids').write_text(f'{os.getpid()} {os.getppid()}')\n"
+              "time.sleep(120)")
+    code = ("import sys; from depthstudy import runner; "
+            f"runner.run('smoke', notebook_dir={str(folder)!r}, results_root={str(tmp_path)!r}, jobs=1)")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    pids = tmp_path / "pids"
+    deadline = time.monotonic() + 90
+    while not pids.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    kernel, worker = (int(x) for x in pids.read_text().split())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return not open(f"/proc/{pid}/stat").read().split(") ")[1].startswith("Z")
+
+    deadline = time.monotonic() + 30
+    while (alive(worker) or alive(kernel)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not alive(worker) and not alive(kernel)
