@@ -157,12 +157,12 @@ def run(
     env = {"DEPTHSTUDY_RESULTS": str(root)}
     if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
         env["OMP_NUM_THREADS"] = str(kernel_threads(jobs))
-    jobs_for = {s.name: {"profile": profile, **{k: v for k, v in params.items() if k in accepted[s.name]}}
+    params_for = {s.name: {"profile": profile, **{k: v for k, v in params.items() if k in accepted[s.name]}}
                 for s in specs}
     context = multiprocessing.get_context("spawn")  # no inherited torch/OpenMP state in workers
     with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                                 initargs=(env,)) as pool:
-        return _schedule(specs, pool, jobs, jobs_for, out_dir, root / profile, log, execution_timeout)
+        return _schedule(specs, pool, jobs, params_for, out_dir, root / profile, log, execution_timeout)
 
 
 def chain_lengths(specs: Sequence[NotebookSpec], durations: dict[str, float]) -> dict[str, float]:
