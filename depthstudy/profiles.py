@@ -7,7 +7,7 @@ or the NYU-Depth V2 reproduction. Notebooks read the profile named by their ``pr
 
 =======  ==========================================================================================
 smoke    tests and CI: tiny images, few steps, one seed; numbers only prove the plumbing
-cpu      SynthRooms 72x96, small backbones, 100 steps, 3 seeds; the study in ~30 min on 2 cores
+cpu      SynthRooms 72x96, small backbones, 100 steps, 3 seeds; the study in ~20 min on 2 cores
 gpu      SynthRooms 228x304, ResNet-50 backbones, 3 seeds; one GPU, under an hour
 nyu      NYU-Depth V2 at the papers' resolution and schedules; ImageNet weights from a local path
 =======  ==========================================================================================
@@ -106,7 +106,7 @@ PROFILES: dict[str, Profile] = {
         steps=100, batch_size=8, lr=1e-3, lr_decay_at=(0.75,), seeds=(0, 1, 2), protocol="synthetic",
         heg_steps=200,
         description=("Default of `make study`: SynthRooms on 2 CPU cores, 3 seeds, short schedules "
-                     "sized so the whole study fits about 30 minutes with 2 notebooks at once."),
+                     "sized so the whole study takes about 20 minutes with 2 notebooks at once."),
     ),
     "gpu": Profile(
         name="gpu", dataset="synthrooms", height=228, width=304,
