@@ -2,7 +2,7 @@
 
 The runner
 - discovers ``notebooks/NN_name.ipynb`` in order; a notebook names the notebooks it needs in its
-  metadata (``metadata.depthstudy.depends_on``, a list of names such as ``"07_heg_training"``);
+  metadata (``metadata.depthstudy.depends_on``, a list of earlier names such as ``"08_heg_training"``);
 - validates ``-p key=value`` names against each notebook's ``parameters`` cell with
   ``papermill.inspect_notebook`` (papermill itself only warns on unknown names), so a typo is an
   error that names it and lists the valid names;
@@ -11,8 +11,9 @@ The runner
 - continues past a failed notebook, skipping only the later notebooks that depend on it;
 - runs up to ``jobs`` notebooks at once, each in its own worker process, starting a notebook as soon
   as the notebooks it depends on have finished, longest chain first (chain lengths from the wall
-  times of the previous run's executed notebooks, else counted in notebooks); a notebook marked ``metadata.depthstudy.run_last``
-  (the report) starts after all the others and runs whatever they produced. With ``jobs > 1`` each
+  times of the previous run's executed notebooks, else counted in notebooks); a notebook marked
+  ``metadata.depthstudy.run_last`` (the report) starts after all the others and runs whatever they
+  produced. With ``jobs > 1`` each
   kernel gets ``cpu_count // jobs`` threads (``OMP_NUM_THREADS``, unless already set), because two
   PyTorch processes with all cores each run 2-4x slower than with half each (README, Performance);
 - tells each kernel its notebook name (``$DEPTHSTUDY_NOTEBOOK``), which the results writer records
@@ -75,7 +76,25 @@ def discover(notebook_dir: Path | None = None) -> list[NotebookSpec]:
         meta = nbformat.read(path, as_version=4).metadata.get("depthstudy", {})
         specs.append(NotebookSpec(path.stem, path, tuple(meta.get("depends_on", ())), meta.get("export_html"),
                                   bool(meta.get("run_last", False))))
+    check_dependencies(specs)
     return specs
+
+
+def check_dependencies(specs: Sequence[NotebookSpec]) -> None:
+    """Each ``depends_on`` entry must name an earlier notebook that is not ``run_last``.
+
+    This keeps the dependency graph acyclic (the scheduler could otherwise wait forever) and turns
+    a misspelt name into an error naming the notebook file instead of a silently met dependency.
+    """
+    earlier: dict[str, NotebookSpec] = {}
+    for spec in specs:
+        for dep in spec.depends_on:
+            if dep not in earlier:
+                raise ValueError(f"{spec.path}: metadata.depthstudy.depends_on names {dep!r}, which is not an "
+                                 f"earlier notebook; earlier ones: {', '.join(earlier) or 'none'}")
+            if earlier[dep].run_last:
+                raise ValueError(f"{spec.path}: depends on {dep!r}, which is marked run_last (it runs after all others)")
+        earlier[spec.name] = spec
 
 
 def parse_params(items: Iterable[str]) -> dict[str, Any]:

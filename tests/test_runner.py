@@ -186,3 +186,20 @@ def test_workers_exit_when_the_runner_is_killed(tmp_path):
     while (alive(worker) or alive(kernel)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not alive(worker) and not alive(kernel)
+
+
+@pytest.mark.parametrize("deps, run_last, match", [
+    ({"01_a": ["02_b"]}, set(), "names '02_b', which is not an earlier notebook; earlier ones: none"),
+    ({"02_b": ["01_a", "02_b"]}, set(), "names '02_b', which is not an earlier notebook; earlier ones: 01_a"),
+    ({"02_b": ["01_typo"]}, set(), "names '01_typo'"),
+    ({"02_b": ["01_a"]}, {"01_a"}, "depends on '01_a', which is marked run_last"),
+])
+def test_dependencies_must_name_earlier_notebooks(tmp_path, deps, run_last, match):
+    """A cycle, a forward or misspelt name, or a dependency on the report is an error naming the file
+    (before this check the scheduler waited forever on a cycle)."""
+    for name in ("01_a", "02_b"):
+        _write_nb(tmp_path, name, "x = 1", depends_on=deps.get(name, ()), run_last=name in run_last)
+    with pytest.raises(ValueError, match=match) as err:
+        runner.run("smoke", notebook_dir=tmp_path, results_root=tmp_path / "results", log=lambda s: None)
+    assert ".ipynb" in str(err.value)
+    assert not (tmp_path / "results" / "smoke" / "notebooks").exists()
