@@ -1,0 +1,170 @@
+"""Trivial baselines of every task, under the same protocol and per-image aggregation as the models.
+
+Written as the study ``baselines`` (``results/<profile>/baselines/``, with provenance) by
+:func:`run`; the premise checks (:mod:`depthstudy.results.premises`) and the report read them.
+Decision E7 defines them:
+
+- depth (test split, profile protocol, per image): ``const_mean`` / ``const_median`` = the mean /
+  median of every valid training pixel predicted everywhere; ``position_mean`` = the per-pixel-
+  position mean of the training depths (valid pixels only);
+- semantics (test split, 4 and 40 classes): ``majority_<C>c`` = the most frequent training class
+  everywhere; ``position_majority_<C>c`` = the most frequent training class of each pixel position;
+- HEG tasks (the HEGs' validation views of the training split, as notebook 08 uses them):
+  ``heg_s_chance`` / ``heg_im_chance`` = 1 / classes, ``heg_s_majority`` / ``heg_im_majority`` =
+  the accuracy of always predicting the most frequent label of the HEG's training views;
+  ``heg_r_block_mean`` = the L1 error (m, valid pixels) of a 2x2 block-mean reconstruction
+  (average-pool by 2, nearest upsampling): what any auto-encoder with a 2x bottleneck should beat.
+
+The data are fixed by the profile (SynthRooms: its generator seed), so each baseline is one
+deterministic row, recorded as seed 0.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from ..data.classes import IGNORE_INDEX
+from ..metrics import ConfusionMatrix, depth_metrics
+from ..profiles import Profile, get_profile
+
+STUDY = "baselines"
+HEG_PROTOCOL = "heg_validation"
+SEMANTIC_CLASSES = (4, 40)
+BLOCK = 2
+
+
+def stack(dataset, key: str, indices: Sequence[int] | None = None) -> torch.Tensor:
+    """``key`` of the items ``indices`` (default all) stacked along a new first dimension."""
+    idx = range(len(dataset)) if indices is None else indices
+    return torch.stack([dataset[i][key] for i in idx])
+
+
+def depth_baselines(train_depth: torch.Tensor, test_depth: torch.Tensor, protocol: str) -> dict[str, dict]:
+    """Depth metrics of the three constant-ish predictors; depths [N,1,H,W] m, 0 = invalid."""
+    valid = train_depth > 0
+    pixels = train_depth[valid]
+    counts = valid.sum(0, keepdim=True).clamp(min=1)
+    position_mean = torch.where(valid, train_depth, 0).sum(0, keepdim=True) / counts
+    position_mean = torch.where(valid.any(0, keepdim=True), position_mean, pixels.mean())
+    preds = {"const_mean": torch.full_like(test_depth, float(pixels.mean())),
+             "const_median": torch.full_like(test_depth, float(pixels.median())),
+             "position_mean": position_mean.expand_as(test_depth).clone()}
+    return {name: depth_metrics(pred, test_depth, protocol=protocol) for name, pred in preds.items()}
+
+
+def semantic_baselines(train_labels: torch.Tensor, test_labels: torch.Tensor, classes: int) -> dict[str, dict]:
+    """mIoU and pixel accuracy of the majority class and the per-position majority map.
+
+    Labels [N,H,W] int64 in 0..C-1 or ``IGNORE_INDEX``.
+    """
+    one_hot = torch.zeros(classes, *train_labels.shape[1:], dtype=torch.int64)
+    for labels in train_labels:
+        ok = labels != IGNORE_INDEX
+        one_hot.view(classes, -1).scatter_add_(0, labels.clamp(max=classes - 1).view(1, -1),
+                                               ok.view(1, -1).to(torch.int64))
+    majority = int(one_hot.sum((1, 2)).argmax())
+    maps = {f"majority_{classes}c": torch.full(test_labels.shape[1:], majority, dtype=torch.int64),
+            f"position_majority_{classes}c": one_hot.argmax(0)}
+    out = {}
+    for name, pred in maps.items():
+        matrix = ConfusionMatrix(classes)
+        matrix.update(pred.expand_as(test_labels).contiguous(), test_labels)
+        scores = matrix.compute()
+        out[name] = {"miou": float(scores["miou"]), "pixel_acc": float(scores["pixel_acc"])}
+    return out
+
+
+def classification_baselines(labels: Sequence[int], fit: Sequence[int], val: Sequence[int],
+                             n_classes: int) -> dict[str, float]:
+    """``chance`` = 1 / n_classes and ``majority`` = validation accuracy of the most frequent
+    label of the ``fit`` items (indices into ``labels``)."""
+    fit_labels = pd.Series([labels[i] for i in fit])
+    top = fit_labels.value_counts().idxmax()
+    return {"chance": 1.0 / n_classes, "majority": float(sum(labels[i] == top for i in val) / len(val))}
+
+
+def block_mean_l1(depth: torch.Tensor, block: int = BLOCK) -> float:
+    """L1 error (m, valid pixels) of reconstructing depths [N,1,H,W] by their ``block`` x ``block``
+    means (invalid pixels excluded from each mean), nearest-upsampled."""
+    valid = (depth > 0).float()
+    sums = F.avg_pool2d(depth * valid, block, ceil_mode=True)
+    counts = F.avg_pool2d(valid, block, ceil_mode=True)
+    means = torch.where(counts > 0, sums / counts.clamp(min=1e-12), 0)
+    recon = F.interpolate(means, scale_factor=block, mode="nearest")[..., : depth.shape[-2], : depth.shape[-1]]
+    return float((recon - depth).abs()[depth > 0].mean())
+
+
+def heg_baselines(train_set) -> dict[str, dict]:
+    """Chance / majority of HEG-S (scene instances) and HEG-Im (scene types), and HEG-R's block
+    mean, on the validation views of :func:`depthstudy.studies.cliffnet.split_views`."""
+    from ..studies.cliffnet import item_scene_types, item_scenes, scene_label_map, split_views
+
+    scenes = item_scenes(train_set)
+    fit, val = split_views(scenes)
+    mapping = scene_label_map(scenes)
+    types = item_scene_types(train_set)
+    names = sorted(set(types))
+    tasks = {"heg_s": ([mapping[s] for s in scenes], len(mapping)),
+             "heg_im": ([names.index(t) for t in types], len(names))}
+    out = {}
+    for kind, (labels, n) in tasks.items():
+        for name, value in classification_baselines(labels, fit, val, n).items():
+            out[f"{kind}_{name}"] = {"val_accuracy": value, "n_images": len(val)}
+    out["heg_r_block_mean"] = {"val_l1": block_mean_l1(stack(train_set, "depth", val)), "n_images": len(val)}
+    return out
+
+
+def compute(profile: Profile) -> pd.DataFrame:
+    """Every baseline of ``profile`` as tidy rows (``variant, seed, protocol, metric, value, n_images``)."""
+    from ..data.factory import build_dataset
+
+    rows = []
+
+    def add(variant: str, scores: dict, protocol: str, n_images: int) -> None:
+        for metric, value in scores.items():
+            if metric not in ("n_images", "n_skipped"):
+                rows.append({"variant": variant, "seed": 0, "protocol": protocol, "depth_range": "all",
+                             "metric": metric, "value": float(value), "n_images": n_images})
+
+    for classes in SEMANTIC_CLASSES:
+        train, test = (build_dataset(profile, split, classes=classes) for split in ("train", "test"))
+        if classes == SEMANTIC_CLASSES[-1]:
+            train_depth, test_depth = stack(train, "depth"), stack(test, "depth")
+            for name, scores in depth_baselines(train_depth, test_depth, profile.protocol).items():
+                add(name, scores, profile.protocol, int(scores["n_images"]))
+            for name, scores in heg_baselines(train).items():
+                add(name, scores, HEG_PROTOCOL, int(scores["n_images"]))
+        sem = semantic_baselines(stack(train, "semantic"), stack(test, "semantic"), classes)
+        for name, scores in sem.items():
+            add(name, scores, profile.protocol, len(test))
+    return pd.DataFrame(rows)
+
+
+def run(profile: str | Profile, root: Path | None = None) -> Path:
+    """Compute the baselines of ``profile`` and write the study folder; returns its path."""
+    from . import StudyWriter
+
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    frame = compute(prof)
+    writer = StudyWriter(STUDY, prof.name, root=root, dataset=prof.dataset, protocol=prof.protocol,
+                         params={"block": BLOCK, "semantic_classes": list(SEMANTIC_CLASSES),
+                                 **prof.synthrooms_options()})
+    writer.add_frame(frame)
+    return writer.finish()["metrics"].parent
+
+
+def ensure(profile: str, root: Path | None = None) -> Path:
+    """The baselines folder of ``profile``, computed first when it has no ``run.json``."""
+    from .. import paths
+
+    folder = Path(root if root is not None else paths.results_dir()) / profile / STUDY
+    return folder if (folder / "run.json").is_file() else run(profile, root)
+
+
+__all__ = ["STUDY", "block_mean_l1", "classification_baselines", "compute", "depth_baselines", "ensure",
+           "heg_baselines", "run", "semantic_baselines"]
