@@ -4,27 +4,15 @@
   expected studies that are missing (the report runs with whatever is there).
 - :func:`ours_vs_paper` keeps the cells the papers publish; :func:`table4_rows` sets our HEG-S /
   HEG-R runs of the loss comparison beside CLIFFNet's Table 4 rows CLIFFNet-S / CLIFFNet-R.
-- :data:`CLAIMS` lists the claims of both papers as comparisons of variants; :func:`evaluate_claims`
-  gives each the evidence of our runs and a verdict by :func:`verdict`.
+- The claims table comes from :func:`depthstudy.results.evidence.claims_table` (the evidence layer
+  decides every verdict; nothing here does).
 - :func:`export_html` renders an executed notebook to standalone HTML.
-
-Verdict rule (ours; the papers report single runs without spread): a claim is a contrast of
-variant means on one metric, oriented so that a positive value means "the claim holds"
-(``higher is better`` metrics as they are, the others negated). With ``pooled std`` =
-sqrt(sum |c_i| s_i^2 / sum |c_i|) over the seed standard deviations s_i of the variants involved
-(for two variants: sqrt((s_a^2 + s_b^2) / 2)) and ``n`` = the fewest seeds of any of them:
-**supported** if n >= 3 and contrast > 2 x pooled std; **contradicted** if n >= 3 and
-contrast < -2 x pooled std; otherwise **inconclusive** (too few seeds, or a difference within
-twice the seed spread). A claim "A beats each of B1..Bk" is evaluated pair by pair: contradicted if
-any pair is, supported if every pair is, else inconclusive; the deciding pair is reported.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import pandas as pd
 
@@ -46,11 +34,6 @@ EXPECTED_STUDIES: tuple[tuple[str, str], ...] = (
     ("11_cliff_ablations", "cliff_ablation"),
     ("12_protocol_sensitivity", "protocol_sensitivity"),
 )
-
-MIN_SEEDS = 3
-SPREAD_FACTOR = 2.0
-VERDICTS = ("supported", "contradicted", "inconclusive", "missing")
-
 
 def profile_dir(profile: str, root: Path | None = None) -> Path:
     """``results/<profile>/`` (``root`` defaults to :func:`depthstudy.paths.results_dir`)."""
@@ -84,14 +67,15 @@ def _fmt(mean: float, std: float, n: int, digits: int = 3) -> str:
 
 
 def ours_vs_paper(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """Rows of ``summary`` with a published value: study, variant, range, metric, ours, paper, delta,
-    dataset, protocol. ``ours`` is "mean ± std (n=seeds)"."""
+    """Rows of ``summary`` with a published value: study, variant, range, metric, ours, paper,
+    dataset, protocol. ``ours`` is "mean ± std (n=seeds)"; no difference column: ours and the
+    paper's are on different datasets (relative effects are compared in the claims table)."""
     rows = summary[summary["paper"].notna()]
     out = pd.DataFrame({
         "study": rows["study"], "variant": rows["variant"], "depth_range": rows["depth_range"],
         "metric": rows["metric"],
         "ours": [_fmt(m, s, n, digits) for m, s, n in zip(rows["mean"], rows["std"], rows["n_seeds"])],
-        "paper": rows["paper"], "delta": rows["delta"].round(digits),
+        "paper": rows["paper"],
         "dataset": rows["dataset"], "protocol": rows["protocol"]})
     return out.reset_index(drop=True)
 
@@ -119,133 +103,6 @@ def table4_rows(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
                      "dataset": r["dataset"], "protocol": r["protocol"]})
     return pd.DataFrame(rows, columns=["ours", "paper_row", "metric", "ours_value", "paper",
                                        "best_other_published", "dataset", "protocol"])
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A paper claim as a comparison of variant means of one study on one metric.
-
-    ``better`` beats each of ``worse`` (pairwise); or, when ``coefficients`` is given, the claim
-    holds when the oriented contrast sum c_i * mean_i is positive (``better``/``worse`` unused).
-    """
-
-    claim: str
-    source: str
-    study: str
-    metric: str
-    better: tuple[str, ...] = ()
-    worse: tuple[str, ...] = ()
-    coefficients: Mapping[str, float] = field(default_factory=dict)
-    depth_range: str = "all"
-
-    def contrasts(self) -> list[tuple[str, dict[str, float]]]:
-        """(label, {variant: coefficient}) of each comparison; positive coefficients sum to 1."""
-        if self.coefficients:
-            pos = sum(c for c in self.coefficients.values() if c > 0)
-            label = " ".join(f"{c:+g}·{v}" for v, c in self.coefficients.items())
-            return [(label, {v: c / pos for v, c in self.coefficients.items()})]
-        return [(f"{b} vs {w}", {b: 1.0, w: -1.0}) for b in self.better for w in self.worse]
-
-
-_C = "CLIFFNet (Wang et al. 2020)"
-_J = "Jiao et al. 2018"
-HAND = ("grad", "si", "da")
-CLAIMS: tuple[Claim, ...] = (
-    Claim("HEG-S and HEG-R beat the L1 loss", f"{_C} Table 5", "loss_comparison", "rmse",
-          ("heg_s", "heg_r"), ("l1",)),
-    Claim("HEG-S and HEG-R beat hand-designed losses (Grad, SI, DA)", f"{_C} Table 5, Sec. 4.3",
-          "loss_comparison", "rmse", ("heg_s", "heg_r"), HAND),
-    Claim("HEG-S and HEG-R beat HEG-Rn and HEG-Im (the HEG's task matters)", f"{_C} Table 5, Sec. 4.3",
-          "loss_comparison", "rmse", ("heg_s", "heg_r"), ("heg_rn", "heg_im")),
-    Claim("Extra loss terms (Grad, SI, DA) beat L1 alone", f"{_C} Table 5, Sec. 4.3", "loss_comparison",
-          "rmse", HAND, ("l1",)),
-    Claim("HEG-S beats multi-task scene training (MT)", f"{_C} Table 5, Sec. 4.3", "loss_comparison",
-          "rmse", ("heg_s",), ("mt",)),
-    Claim("HEG-S beats HEG-R", f"{_C} Table 4", "loss_comparison", "rmse", ("heg_s",), ("heg_r",)),
-    Claim("HEG-S loss raises P1 over L1", f"{_C} Table 5", "loss_comparison", "delta1", ("heg_s",), ("l1",)),
-    Claim("Each CLIFF design choice helps (attention, selection, identity)", f"{_C} Fig. 4, Sec. 4.3",
-          "cliff_ablation", "rmse", ("cliff",), ("wo_att", "wo_sel", "wo_id")),
-    Claim("CLIFF beats the baseline fusion by a large margin", f"{_C} Fig. 4, Sec. 4.3", "cliff_ablation",
-          "rmse", ("cliff",), ("baseline",)),
-    Claim("Branch-out sharing beats the other structures (depth)", f"{_J} suppl. Table 1, Sec. 2",
-          "structures", "rmse_rel_gain", ("branch",), ("finetune", "cascade_ds", "cascade_sd", "merge")),
-    Claim("L_DA beats L2 on EncDec and berHu on FCRN", f"{_J} suppl. Table 8, Sec. 5", "attention_loss",
-          "rmse", ("encdec_da",), ("encdec_l2",)),
-    Claim("L_DA beats L2 on EncDec and berHu on FCRN", f"{_J} suppl. Table 8, Sec. 5", "attention_loss",
-          "rmse", ("fcrn_da",), ("fcrn_berhu",)),
-    Claim("The attention-driven loss beats the synergy net without it", f"{_J} suppl. Table 8",
-          "attention_loss", "rmse", ("synergy_da_semf_jg",), ("synergy_no_attention",)),
-    Claim("L_DA contributes most of the loss gain", f"{_J} suppl. Table 8, Sec. 5", "attention_loss", "rmse",
-          coefficients={"synergy_da": 2.0, "synergy_no_attention": -1.0, "synergy_da_semf_jg": -1.0}),
-    Claim("Joint semantic training improves depth over depth only", f"{_J} suppl. Tables 4-7",
-          "depth_range", "rmse", ("synergy_4c", "synergy_40c"), ("synergy_depth_only",)),
-)
-
-
-def verdict(contrast: float, pooled_std: float, n_seeds: int, *, min_seeds: int = MIN_SEEDS,
-            factor: float = SPREAD_FACTOR) -> str:
-    """The module docstring's rule: supported / contradicted / inconclusive."""
-    if n_seeds < min_seeds or not math.isfinite(contrast):
-        return "inconclusive"
-    if contrast > factor * pooled_std:
-        return "supported"
-    if contrast < -factor * pooled_std:
-        return "contradicted"
-    return "inconclusive"
-
-
-def contrast_evidence(summary: pd.DataFrame, study: str, metric: str, coefficients: Mapping[str, float],
-                      depth_range: str = "all") -> dict | None:
-    """Oriented contrast, pooled std and fewest seeds of one comparison; None if a variant is missing."""
-    rows = summary[(summary["study"] == study) & (summary["metric"] == metric)
-                   & (summary["depth_range"] == depth_range)]
-    rows = rows.drop_duplicates("variant").set_index("variant")
-    if any(v not in rows.index for v in coefficients):
-        return None
-    sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
-    value = sign * sum(c * float(rows.at[v, "mean"]) for v, c in coefficients.items())
-    weight = sum(abs(c) for c in coefficients.values())
-    pooled = math.sqrt(sum(abs(c) * float(rows.at[v, "std"]) ** 2 for v, c in coefficients.items()) / weight)
-    n = min(int(rows.at[v, "n_seeds"]) for v in coefficients)
-    first = rows.loc[list(coefficients)[0]]
-    return {"diff": value, "pooled_std": pooled, "n_seeds": n, "dataset": first["dataset"],
-            "protocol": first["protocol"]}
-
-
-def evaluate_claims(summary: pd.DataFrame, profile: str, claims: Sequence[Claim] = CLAIMS,
-                    min_seeds: int = MIN_SEEDS) -> pd.DataFrame:
-    """One row per claim: the deciding comparison, ``diff`` (oriented: > 0 = the claim's direction),
-    ``pooled_std``, ``n_seeds``, dataset, profile and the verdict (``missing`` where a variant has
-    no run)."""
-    out = []
-    for claim in claims:
-        evaluated = []
-        for label, coeffs in claim.contrasts():
-            ev = contrast_evidence(summary, claim.study, claim.metric, coeffs, claim.depth_range)
-            if ev is not None:
-                evaluated.append((label, ev, verdict(ev["diff"], ev["pooled_std"], ev["n_seeds"],
-                                                     min_seeds=min_seeds)))
-        base = {"claim": claim.claim, "source": claim.source, "study": claim.study, "metric": claim.metric,
-                "profile": profile}
-        if len(evaluated) < len(claim.contrasts()):
-            out.append({**base, "comparison": "", "diff": float("nan"), "pooled_std": float("nan"),
-                        "n_seeds": 0, "dataset": "", "verdict": "missing"})
-            continue
-        label, ev, v = _deciding(evaluated)
-        out.append({**base, "comparison": label, "diff": ev["diff"], "pooled_std": ev["pooled_std"],
-                    "n_seeds": ev["n_seeds"], "dataset": ev["dataset"], "verdict": v})
-    return pd.DataFrame(out, columns=["claim", "source", "study", "metric", "comparison", "diff",
-                                      "pooled_std", "n_seeds", "dataset", "profile", "verdict"])
-
-
-def _deciding(evaluated: list[tuple[str, dict, str]]) -> tuple[str, dict, str]:
-    """The pair that decides a pairwise claim: a contradicting one, else the weakest."""
-    contradicted = [e for e in evaluated if e[2] == "contradicted"]
-    if contradicted:
-        return min(contradicted, key=lambda e: e[1]["diff"])
-    weakest = min(evaluated, key=lambda e: e[1]["diff"] - SPREAD_FACTOR * e[1]["pooled_std"])
-    verdict_all = "supported" if all(e[2] == "supported" for e in evaluated) else "inconclusive"
-    return weakest[0], weakest[1], verdict_all
 
 
 def figures(profile: str, root: Path | None = None) -> dict[str, list[Path]]:
@@ -284,13 +141,6 @@ def variant_bars(summary: pd.DataFrame, study: str, metrics: Sequence[str], orde
     return fig
 
 
-def save_claims(claims: pd.DataFrame, profile: str, root: Path | None = None) -> Path:
-    """Write the claims table to ``results/<profile>/claims.csv`` (atomic; NaN as empty cells)."""
-    from .results.store import write_csv
-
-    return write_csv(profile_dir(profile, root) / "claims.csv", claims)
-
-
 def export_html(executed_notebook: str | Path, out_path: str | Path, exclude_input: bool = True) -> Path:
     """Render an executed notebook to one standalone HTML file (atomic write); returns ``out_path``.
 
@@ -309,6 +159,5 @@ def export_html(executed_notebook: str | Path, out_path: str | Path, exclude_inp
     return io.write_text(Path(out_path), body)
 
 
-__all__ = ["CLAIMS", "Claim", "EXPECTED_STUDIES", "MIN_SEEDS", "SPREAD_FACTOR", "TABLE4_ROWS", "VERDICTS",
-           "contrast_evidence", "evaluate_claims", "export_html", "figures", "gather", "ours_vs_paper",
-           "profile_dir", "save_claims", "study_status", "table4_rows", "variant_bars", "verdict"]
+__all__ = ["EXPECTED_STUDIES", "TABLE4_ROWS", "export_html", "figures", "gather", "ours_vs_paper",
+           "profile_dir", "study_status", "table4_rows", "variant_bars"]

@@ -60,7 +60,7 @@ def test_summary_mean_std_by_hand(writer, tmp_path):
     assert single["n_seeds"] == 1 and single["std"] == 0.0       # one seed: 0.0, never NaN
 
 
-def test_paper_and_delta_join(writer, tmp_path):
+def test_paper_join_without_difference(writer, tmp_path):
     writer.add("heg_s", 0, {"rmse": 0.5, "silog": 0.2}, n_images=3)
     writer.add("heg_s", 1, {"rmse": 0.6, "silog": 0.3}, n_images=3)
     writer.add("brand_new", 0, {"rmse": 0.7}, n_images=3)
@@ -68,14 +68,14 @@ def test_paper_and_delta_join(writer, tmp_path):
     summary = results.load("smoke", "loss_comparison", "summary", root=tmp_path)
     hit = summary[(summary.variant == "heg_s") & (summary.metric == "rmse")].iloc[0]
     assert hit["paper"] == 0.493                                   # CLIFFNet Table 5, HEG-S RMS
-    assert hit["delta"] == pytest.approx(0.55 - 0.493)
+    assert "delta" not in summary.columns                         # no cross-dataset difference
     for variant, metric in [("heg_s", "silog"), ("brand_new", "rmse")]:
         miss = summary[(summary.variant == variant) & (summary.metric == metric)].iloc[0]
-        assert math.isnan(miss["paper"]) and math.isnan(miss["delta"])
+        assert math.isnan(miss["paper"])
     text = (tmp_path / "smoke" / "loss_comparison" / "summary.csv").read_text()
     assert "nan" not in text.lower() and ",," not in text.split("\n", 1)[0]
     brand_new_line = next(line for line in text.splitlines() if ",brand_new," in line)
-    assert brand_new_line.endswith(",1,,")                       # n_seeds, empty paper, empty delta
+    assert brand_new_line.endswith(",1,")                        # n_seeds, empty paper
 
 
 def test_summarize_without_paper_and_refusals():
@@ -248,7 +248,6 @@ def test_compare_wide_table(writer, tmp_path):
     wide = results.compare("smoke", "loss_comparison", root=tmp_path)
     assert wide.loc[("heg_s", "all"), ("rmse", "ours")] == "0.600 ± 0.141 (n=2)"
     assert wide.loc[("heg_s", "all"), ("rmse", "paper")] == 0.493
-    assert wide.loc[("heg_s", "all"), ("rmse", "delta")] == pytest.approx(0.107)
     assert wide.loc[("l1", "all"), ("rmse", "ours")] == ""          # published row we did not run
     assert wide.loc[("l1", "all"), ("rmse", "paper")] == 0.529
     assert list(wide.index.get_level_values(0))[:2] == ["l1", "grad"]   # the paper's row order

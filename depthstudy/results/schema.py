@@ -24,7 +24,7 @@ from typing import Any
 METRICS_COLUMNS = ["study", "variant", "seed", "dataset", "protocol", "depth_range", "metric",
                    "value", "n_images"]
 SUMMARY_COLUMNS = ["study", "variant", "dataset", "protocol", "depth_range", "metric", "mean", "std",
-                   "n_seeds", "paper", "delta"]
+                   "n_seeds", "paper"]
 PAPER_COLUMNS = ["table", "source", "study", "variant", "label", "seed", "dataset", "protocol",
                  "depth_range", "metric", "value", "n_images", "note"]
 KEY_COLUMNS = ["study", "variant", "seed", "dataset", "protocol", "depth_range", "metric"]

@@ -8,7 +8,7 @@ Layout (design.md, "Results")::
     results/<profile>/<study>/figures/      PNG/SVG
 
 Every file is written atomically (temporary file, then rename). Nothing NaN or infinite is written:
-:meth:`StudyWriter.add` refuses it; the only empty cells are ``paper``/``delta`` where the papers
+:meth:`StudyWriter.add` refuses it; the only empty cells are ``paper`` where the papers
 publish no value for the cell.
 """
 
@@ -236,7 +236,7 @@ def summarize(metrics: pd.DataFrame, paper: pd.DataFrame | None = None) -> pd.Da
     ``std`` is the sample standard deviation (ddof=1) over seeds; with one seed it is 0.0 (not NaN:
     files hold no NaN; ``n_seeds`` = 1 says there is no spread to read). ``paper`` is the published
     value of the same (study, variant, depth_range, metric) cell of ``paper`` (e.g.
-    :func:`load_paper`), empty where none; ``delta = mean - paper``. Dataset and protocol are not
+    :func:`load_paper`), empty where none (no difference column: Decision E13). Dataset and protocol are not
     part of the join: a SynthRooms run of a variant is set beside the paper's NYU number on purpose.
     """
     missing = set(METRICS_COLUMNS) - set(metrics.columns)
@@ -252,7 +252,6 @@ def summarize(metrics: pd.DataFrame, paper: pd.DataFrame | None = None) -> pd.Da
                       n_seeds="count").reset_index()
     out["n_seeds"] = out["n_seeds"].astype(int)
     out["paper"] = _paper_values(out, paper)
-    out["delta"] = out["mean"] - out["paper"]
     return out[SUMMARY_COLUMNS]
 
 
@@ -281,9 +280,8 @@ def _read(kind: str, path: Path) -> pd.DataFrame | dict:
         return read_metrics(path)
     if kind == "summary":
         df = pd.read_csv(path, dtype={"variant": str, "depth_range": str}, keep_default_na=False,
-                         na_values={"paper": [""], "delta": [""]})
-        return df.astype({"mean": float, "std": float, "n_seeds": int, "paper": float,
-                          "delta": float})
+                         na_values={"paper": [""]})
+        return df.astype({"mean": float, "std": float, "n_seeds": int, "paper": float})
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -317,10 +315,10 @@ def load(profile: str, study: str | None = None, kind: str = "metrics",
 
 def compare(profile: str, study: str, *, root: Path | None = None, protocol: str | None = None,
             digits: int = 3) -> pd.DataFrame:
-    """Wide table for notebooks: rows (variant, depth_range), columns (metric, ours|paper|delta).
+    """Wide table for notebooks: rows (variant, depth_range), columns (metric, ours|paper).
 
-    ``ours`` is ``"mean ± std (n=seeds)"`` as text, empty where we have no run; ``paper`` and
-    ``delta`` are numbers (NaN where the paper has no value).
+    ``ours`` is ``"mean ± std (n=seeds)"`` as text, empty where we have no run; ``paper``
+    is a number (NaN where the paper has no value); no difference column (Decision E13).
     Variants the paper publishes but we did not run are included, so the table reads like the
     paper's. ``protocol`` selects one protocol when the study holds several.
     """
@@ -333,7 +331,7 @@ def compare(profile: str, study: str, *, root: Path | None = None, protocol: str
                          f"datasets ({sorted(set(summary['protocol']))}); pass protocol=")
     ours = summary.assign(ours=[f"{m:.{digits}f} ± {s:.{digits}f} (n={n})" for m, s, n in
                                 zip(summary["mean"], summary["std"], summary["n_seeds"])])
-    ours = ours[cell + ["ours", "paper", "delta"]]
+    ours = ours[cell + ["ours", "paper"]]
     if study in PAPER_STUDIES:
         try:
             published = load_paper(study=study).rename(columns={"value": "paper"})[cell + ["paper"]]
@@ -342,12 +340,12 @@ def compare(profile: str, study: str, *, root: Path | None = None, protocol: str
         if published is not None:
             extra = published.merge(ours[cell], on=cell, how="left", indicator=True)
             extra = extra[extra["_merge"] == "left_only"].drop(columns="_merge")
-            ours = pd.concat([ours, extra.assign(ours="", delta=float("nan"))], ignore_index=True)
+            ours = pd.concat([ours, extra.assign(ours="")], ignore_index=True)
     wide = ours.pivot(index=["variant", "depth_range"], columns="metric",
-                      values=["ours", "paper", "delta"])
+                      values=["ours", "paper"])
     wide = wide.swaplevel(0, 1, axis=1)
     metrics = _ordered(wide.columns.get_level_values(0).unique(), METRIC_KEYS)
-    wide = wide.reindex(columns=pd.MultiIndex.from_product([metrics, ["ours", "paper", "delta"]]))
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([metrics, ["ours", "paper"]]))
     text_columns = [c for c in wide.columns if c[1] == "ours"]
     wide[text_columns] = wide[text_columns].fillna("")
     variants = _ordered(wide.index.get_level_values(0).unique(),

@@ -1,7 +1,8 @@
 """The Jiao et al. (ECCV 2018, supplement) studies as data, and their study-specific helpers.
 
-Notebooks 02-07 take their variant tables, training of the task networks, relative-change tables,
-seed-spread verdicts and the weak-supervision split from here.
+Notebooks 02-07 take their variant tables, training of the task networks, relative-change tables
+and the weak-supervision split from here; their comparisons and verdicts come from the evidence
+layer (:mod:`depthstudy.results.evidence`).
 
 Studies (canonical names of ``results/paper/README.md``):
 
@@ -37,10 +38,6 @@ Relative change (decision of ``results.schema``, formula not given [UNKNOWN]):
 ``rmse_rel_gain = (rmse_single - rmse_multi) / rmse_single`` and
 ``miou_rel_gain = (miou_multi - miou_single) / miou_single``, positive = better, each against the
 single-task network of the same seed (:func:`relative_gain_rows`).
-
-Seed spread (:func:`exceeds_spread`): a mean difference "exceeds the seed spread" when its absolute
-value is larger than the sample standard deviation (ddof=1) of the per-seed differences; with one
-seed there is no spread and the verdict is "no spread (1 seed)".
 """
 
 from __future__ import annotations
@@ -53,7 +50,6 @@ import matplotlib
 
 matplotlib.use(matplotlib.get_backend())  # respect MPLBACKEND (Agg under test)
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
@@ -280,7 +276,7 @@ def run_finetune(profile: Profile, first: str, seed: int, train_set, test_set, *
 
 
 # ---------------------------------------------------------------------------------------------
-# relative changes and seed spread
+# relative changes
 
 
 def gain_sources(variants: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -331,36 +327,11 @@ def relative_gain_rows(rows: pd.DataFrame, sources: Mapping[str, Mapping[str, st
     return pd.DataFrame(out, columns=["variant", "seed", "depth_range", "metric", "value", "n_images"])
 
 
-def exceeds_spread(values: Sequence[float], reference: float = 0.0) -> bool | None:
-    """Whether |mean(values) - reference| exceeds the sample std (ddof=1) of ``values``.
-
-    ``values`` are per-seed numbers (e.g. relative gains, or paired differences); None with fewer
-    than two values (no spread to compare with).
-    """
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim != 1 or not np.all(np.isfinite(arr)):
-        raise ValueError(f"values must be a 1-d sequence of finite numbers, got {values!r}")
-    if arr.size < 2:
-        return None
-    return bool(abs(arr.mean() - reference) > arr.std(ddof=1))
-
-
-def verdict(values: Sequence[float], higher_is_better: bool = True) -> str:
-    """"better" / "worse" (the mean of the per-seed differences exceeds their spread, with the sign
-    read by ``higher_is_better``), "inconclusive" (it does not), or "no spread (1 seed)"."""
-    exceeds = exceeds_spread(values)
-    if exceeds is None:
-        return "no spread (1 seed)"
-    if not exceeds:
-        return "inconclusive"
-    return "better" if (float(np.mean(values)) > 0) == higher_is_better else "worse"
-
-
 def gain_table(rows: pd.DataFrame, study: str | None = None,
                metrics: Sequence[str] = ("rmse_rel_gain", "miou_rel_gain")) -> pd.DataFrame:
-    """One row per (variant, gain metric): mean, std, seeds, verdict against the single-task
-    network (positive gain = better) and, with ``study``, the paper's value and whether our
-    verdict agrees with its sign ("yes", "no", or "n/a" when ours is not conclusive)."""
+    """One row per (variant, gain metric): mean, std (ddof=1; 0 for one seed) and seeds of the
+    relative gain against the single-task network, and with ``study`` the paper's value beside it.
+    Descriptive only: the claims on these gains are decided by :mod:`depthstudy.results.evidence`."""
     paper = {}
     if study in results.PAPER_STUDIES:
         ref = results.load_paper(study=study)
@@ -369,38 +340,10 @@ def gain_table(rows: pd.DataFrame, study: str | None = None,
     gains = rows[rows["metric"].isin(metrics)]
     for (variant, metric), group in gains.groupby(["variant", "metric"], sort=False):
         values = group.sort_values("seed")["value"].to_numpy()
-        call = verdict(values)
-        ref = paper.get((variant, metric), math.nan)
-        agrees = ("n/a" if call not in ("better", "worse") or math.isnan(ref)
-                  else ("yes" if (call == "better") == (ref > 0) else "no"))
         out.append({"variant": variant, "metric": metric, "mean": float(values.mean()),
                     "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-                    "n_seeds": len(values), "verdict": call, "paper": ref,
-                    "agrees_with_paper": agrees})
-    return pd.DataFrame(out, columns=["variant", "metric", "mean", "std", "n_seeds", "verdict", "paper",
-                                      "agrees_with_paper"])
-
-
-def paired_difference(rows: pd.DataFrame, metric: str, variant: str, baseline: str,
-                      depth_range: str = "all") -> dict[str, Any]:
-    """Per-seed ``metric(variant) - metric(baseline)`` over the seeds both have: mean, std (ddof=1,
-    0 for one seed), n_seeds and the verdict for ``variant`` ("better" reads the metric's
-    direction from ``results.HIGHER_IS_BETTER``)."""
-    a, b = _per_seed(rows, variant, metric, depth_range), _per_seed(rows, baseline, metric, depth_range)
-    seeds = sorted(set(a.index) & set(b.index))
-    if not seeds:
-        raise ValueError(f"variants {variant!r} and {baseline!r} share no seed for {metric!r}")
-    diff = np.array([a[s] - b[s] for s in seeds], dtype=float)
-    return {"variant": variant, "baseline": baseline, "metric": metric, "depth_range": depth_range,
-            "mean_diff": float(diff.mean()), "std": float(diff.std(ddof=1)) if diff.size > 1 else 0.0,
-            "n_seeds": int(diff.size),
-            "verdict": verdict(diff, higher_is_better=metric in results.HIGHER_IS_BETTER)}
-
-
-def comparison_table(rows: pd.DataFrame, pairs: Sequence[tuple[str, str]],
-                     metrics: Sequence[str]) -> pd.DataFrame:
-    """:func:`paired_difference` of every (variant, baseline) pair and metric, one row each."""
-    return pd.DataFrame([paired_difference(rows, m, v, b) for v, b in pairs for m in metrics])
+                    "n_seeds": len(values), "paper": paper.get((variant, metric), math.nan)})
+    return pd.DataFrame(out, columns=["variant", "metric", "mean", "std", "n_seeds", "paper"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -509,9 +452,9 @@ def weak_split(train_set) -> WeakSplit:
 __all__ = [
     "ATTENTION_STUDY", "BRANCH_STUDY", "FULL_LOSS", "LabelSubset", "RANGE_SOURCES", "RANGE_STUDY",
     "SPLITS", "STRUCTURE_CLASSES", "STRUCTURE_STUDY", "TASK_LOSS", "WEAK_STUDY", "WEAK_TASKS",
-    "WeakSplit", "attention_variants", "branch_split_variants", "comparison_table",
-    "evaluate_tasks", "exceeds_spread", "finetune_stages", "gain_sources", "gain_table",
-    "paired_difference", "plot_metric_vs_range", "relative_gain_rows", "run_finetune",
+    "WeakSplit", "attention_variants", "branch_split_variants",
+    "evaluate_tasks", "finetune_stages", "gain_sources", "gain_table",
+    "plot_metric_vs_range", "relative_gain_rows", "run_finetune",
     "run_task_variant", "single_task_variants", "split_by_scene", "structure_variants",
-    "verdict", "weak_split", "weak_variants",
+    "weak_split", "weak_variants",
 ]
