@@ -105,17 +105,3 @@ def test_score_protocols_and_sensitivity_table():
     assert table.loc[cf.REFERENCE, "rmse_change"] == 0.0
     assert table.loc[("bts", "full", "pixel"), "rmse_change"] == pytest.approx(0.05)
     assert table.loc[("eigen", "network", "image"), "abs_rel_change"] == pytest.approx(0.0, abs=1e-9)
-
-
-def test_heg_task_check_flags_hegs_near_chance():
-    rows = [("heg_s", "val_accuracy", 0.006), ("heg_s", "chance_accuracy", 0.004), ("heg_s", "train_accuracy", 0.9),
-            ("heg_im", "val_accuracy", 0.33), ("heg_im", "chance_accuracy", 0.125),
-            ("heg_r", "val_l1", 0.45)]
-    summary = pd.DataFrame([{"variant": v, "metric": m, "mean": x} for v, m, x in rows])
-    check = cf.heg_task_check(summary)
-    assert list(check.index) == ["heg_im", "heg_s"]            # HEG-R has no accuracy: left out
-    assert check.loc["heg_s", "ratio"] == pytest.approx(1.5) and not check.loc["heg_s", "learned"]
-    assert bool(check.loc["heg_im", "learned"])
-    assert not cf.heg_task_check(summary, min_ratio=3.0).loc["heg_im", "learned"]
-    with pytest.raises(ValueError, match="notebook 08"):
-        cf.heg_task_check(summary[summary["variant"] == "heg_r"])

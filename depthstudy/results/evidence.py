@@ -241,6 +241,24 @@ def claims_table(profile: str, root: Path | None = None, *, metrics: pd.DataFram
                                compute_baselines=compute_baselines)
 
 
+def study_claims(profile: str, study: str, root: Path | None = None) -> pd.DataFrame:
+    """The claims table rows of one study, in the compact columns of :data:`VIEW_COLUMNS` (for
+    the study notebooks; the whole table is the report's)."""
+    return claims_table(profile, root, studies=[study])[VIEW_COLUMNS]
+
+
+#: Columns the notebooks show of the claims table.
+VIEW_COLUMNS = ["comparison_id", "comparison", "metric", "direction", "n_seeds", "mean_diff", "ci_low", "ci_high",
+                "rel_effect_pct", "paper_rel_effect_pct", "verdict", "premise", "seeds_needed"]
+
+
+def premise_table(profile: str, root: Path | None = None) -> pd.DataFrame:
+    """Every premise check of ``profile``: the HEGs' own tasks and each model a claim involves."""
+    from . import claims as claim_data
+
+    return claim_data.premise_table(profile, root)
+
+
 def compound_summary(table: pd.DataFrame) -> pd.DataFrame:
     """One line per claim of the claims table: how many of its comparisons got each verdict.
 
@@ -264,15 +282,20 @@ def compound_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["claim_id", "paper", "claim", "n_comparisons", *keys.values(), "summary"])
 
 
-def save_claims(table: pd.DataFrame, profile: str, root: Path | None = None) -> Path:
-    """Write the claims table to ``results/<profile>/claims.csv`` (atomic; NaN as empty cells)."""
+def save_table(table: pd.DataFrame, profile: str, name: str, root: Path | None = None) -> Path:
+    """Write ``table`` to ``results/<profile>/<name>.csv`` (atomic; NaN as empty cells)."""
     from .. import paths
     from .store import write_csv
 
-    base = Path(root if root is not None else paths.results_dir()) / profile
-    return write_csv(base / "claims.csv", table)
+    return write_csv(Path(root if root is not None else paths.results_dir()) / profile / f"{name}.csv", table)
 
 
-__all__ = ["CONFIDENCE", "DIRECTIONS", "EQUIVALENCE_FRACTION", "Paired", "VERDICTS", "claims_table",
-           "comparison_label", "compound_summary", "orientation", "paired", "paired_table", "parse_cell",
-           "per_seed", "save_claims", "seeds_needed", "t_quantile", "verdict"]
+def save_claims(table: pd.DataFrame, profile: str, root: Path | None = None) -> Path:
+    """Write the claims table to ``results/<profile>/claims.csv``."""
+    return save_table(table, profile, "claims", root)
+
+
+__all__ = ["CONFIDENCE", "DIRECTIONS", "EQUIVALENCE_FRACTION", "Paired", "VERDICTS", "VIEW_COLUMNS",
+           "claims_table", "comparison_label", "compound_summary", "orientation", "paired", "paired_table",
+           "parse_cell", "per_seed", "premise_table", "save_claims", "save_table", "seeds_needed",
+           "study_claims", "t_quantile", "verdict"]

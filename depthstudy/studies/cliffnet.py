@@ -461,25 +461,6 @@ def stack_maps(dataset, key: str) -> torch.Tensor:
     return torch.stack([dataset[i][key].float() for i in range(len(dataset))])
 
 
-def heg_task_check(heg_summary: pd.DataFrame, min_ratio: float = 2.0) -> pd.DataFrame:
-    """Did each classifying HEG learn its task? One row per kind with ``val_accuracy``,
-    ``chance_accuracy``, their ``ratio`` and ``learned`` (ratio >= ``min_ratio``).
-
-    ``heg_summary`` is notebook 08's ``summary.csv`` (``results.load(profile, HEG_STUDY, "summary")``).
-    A hierarchical loss built on a HEG that stayed near chance tests the loss with an untrained
-    embedding, not the paper's; notebooks 09 and 11 print this table beside their verdicts.
-    """
-    wide = heg_summary.pivot_table(index="variant", columns="metric", values="mean")
-    needed = {"val_accuracy", "chance_accuracy"}
-    if not needed <= set(wide.columns):
-        raise ValueError(f"HEG summary lacks {sorted(needed - set(wide.columns))}; "
-                         "pass the summary.csv written by notebook 08 (heg_training)")
-    rows = wide.dropna(subset=sorted(needed))[["val_accuracy", "chance_accuracy"]].copy()
-    rows["ratio"] = rows["val_accuracy"] / rows["chance_accuracy"]
-    rows["learned"] = rows["ratio"] >= min_ratio
-    return rows.rename_axis("heg")
-
-
 def score_protocols(pred: torch.Tensor, gts: Mapping[str, Mapping[str, torch.Tensor]],
                     protocols: Sequence[str] = ("cliffnet", "eigen", "bts", "synthetic"),
                     aggregates: Sequence[str] = AGGREGATES) -> pd.DataFrame:
@@ -523,7 +504,7 @@ def sensitivity_table(summary: pd.DataFrame, metrics: Sequence[str] = ("rmse", "
 __all__ = [
     "ABLATION_STUDY", "CLIFF_VARIANTS", "HEGRun", "HEG_KINDS", "HEG_LAYERS", "HEG_STUDY", "HEG_WEIGHTS",
     "AGGREGATES", "LAYER_CANDIDATES", "LOSS_NAMES", "REFERENCE", "RESOLUTIONS", "LOSS_STUDY", "SceneRelabelled", "TaskSet", "ablation_variants",
-    "candidate_label", "heg_for", "heg_lr", "heg_task_check", "heg_path", "heg_variant", "hierarchical_options",
+    "candidate_label", "heg_for", "heg_lr", "heg_path", "heg_variant", "hierarchical_options",
     "item_scene_types", "item_scenes", "layer_search", "load_heg_run", "load_or_train",
     "full_resolution_test_set", "loss_runtime", "loss_variants", "scene_label_map",
     "score_protocols", "sensitivity_table", "stack_maps", "split_views", "train_heg_im", "train_heg_r",
