@@ -162,3 +162,34 @@ def test_same_seed_same_shared_init_and_data_order_across_variants():
     orders = [[ShardedBatchSampler(40, 4, seed=s).global_batch(k) for k in range(12)] for s in seeds]
     assert orders[0] == orders[1]
     assert orders[0] != [ShardedBatchSampler(40, 4, seed=4).global_batch(k) for k in range(12)]
+
+
+def _write(root, study, rows, protocol="synthetic"):
+    """rows: (variant, seed, metric, value[, protocol])."""
+    from depthstudy import results
+
+    writer = results.StudyWriter(study, "cpu", root=root, dataset="synthrooms", protocol=protocol, params={})
+    for variant, seed, metric, value, *own in rows:
+        writer.add(variant, seed, {metric: value}, n_images=4, protocol=own[0] if own else None)
+    writer.finish()
+
+
+@pytest.mark.parametrize("heg_r_l1,expected", [(0.01, "supported"), (0.05, "not tested")])
+def test_claims_table_end_to_end(tmp_path, heg_r_l1, expected):
+    _write(tmp_path, "loss_comparison", [(v, s, "rmse", x) for v, xs in
+                                         {"l1": [0.50, 0.60, 0.55], "heg_r": [0.48, 0.585, 0.53]}.items()
+                                         for s, x in enumerate(xs)])
+    _write(tmp_path, "heg_training", [("heg_r", s, "val_l1", heg_r_l1) for s in range(3)], "heg_validation")
+    _write(tmp_path, "baselines", [("const_median", 0, "rmse", 0.9),
+                                   ("heg_r_block_mean", 0, "val_l1", 0.03, "heg_validation")])
+    table = evidence.claims_table("cpu", root=tmp_path, compute_baselines=False)
+    assert list(table.columns) == claims.TABLE_COLUMNS
+    row = table.set_index("comparison_id").loc["C-T5-hegr-vs-l1"]
+    assert row["verdict"] == expected and row["n_seeds"] == 3
+    assert row["mean_diff"] == pytest.approx(-0.055 / 3)
+    assert row["paper_rel_effect_pct"] == pytest.approx(100 * (0.497 - 0.529) / 0.529)   # Table 5
+    assert (row["premise"] == "passed") == (expected == "supported")
+    assert row["budget"] == "100 steps x batch 8, HEGs 200 steps" and row["protocol"] == "synthetic"
+    other = table.set_index("comparison_id").loc["C-T5-hegs-vs-l1"]
+    assert other["verdict"] == "not tested" and other["premise"].startswith("no run of heg_s")
+    assert not table[table["verdict"].isin(["supported", "contradicted"]) & (table["premise"] != "passed")].shape[0]
