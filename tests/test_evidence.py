@@ -193,3 +193,28 @@ def test_claims_table_end_to_end(tmp_path, heg_r_l1, expected):
     other = table.set_index("comparison_id").loc["C-T5-hegs-vs-l1"]
     assert other["verdict"] == "not tested" and other["premise"].startswith("no run of heg_s")
     assert not table[table["verdict"].isin(["supported", "contradicted"]) & (table["premise"] != "passed")].shape[0]
+
+
+def test_claims_name_variants_the_studies_train():
+    from depthstudy.studies import cliffnet as cf
+    from depthstudy.studies import jiao
+
+    structures = set(jiao.structure_variants()) | {s.name for t in jiao.TASKS for s in jiao.finetune_stages(t)}
+    known = {"structures": structures, "branch_split": set(jiao.branch_split_variants()),
+             "attention_loss": set(jiao.attention_variants()), "depth_range": set(jiao.RANGE_SOURCES),
+             "loss_comparison": set(cf.LOSS_NAMES), "cliff_ablation": set(cf.CLIFF_VARIANTS)}
+    for comp in claims.load():
+        if comp.study in known:
+            assert set(comp.variants) <= known[comp.study], (comp.id, comp.variants)
+
+
+def test_baselines_study_on_smoke(tmp_path):
+    folder = baselines.run("smoke", root=tmp_path)
+    rows = pd.read_csv(folder / "metrics.csv")
+    expected = {"const_mean", "const_median", "position_mean", "majority_4c", "position_majority_4c",
+                "majority_40c", "position_majority_40c", "heg_s_chance", "heg_s_majority", "heg_im_chance",
+                "heg_im_majority", "heg_r_block_mean"}
+    assert set(rows["variant"]) == expected and (folder / "run.json").is_file()
+    rmse = rows[rows.metric == "rmse"].set_index("variant")["value"]
+    assert rmse["position_mean"] > 0 and rmse["const_median"] > 0
+    assert baselines.ensure("smoke", root=tmp_path) == folder

@@ -166,5 +166,16 @@ def ensure(profile: str, root: Path | None = None) -> Path:
     return folder if (folder / "run.json").is_file() else run(profile, root)
 
 
+def table(profile: str, metrics: Sequence[str], root: Path | None = None) -> pd.DataFrame:
+    """Wide table of the baselines of ``profile`` that have any of ``metrics``: rows = baseline,
+    columns = metric (NaN where a baseline has no such metric); computed first when missing."""
+    from .store import read_metrics
+
+    rows = read_metrics(ensure(profile, root) / "metrics.csv")
+    rows = rows[rows["metric"].isin(metrics)]
+    wide = rows.pivot_table(index="variant", columns="metric", values="value", sort=False)
+    return wide.reindex(columns=[m for m in metrics if m in wide.columns]).rename_axis("baseline")
+
+
 __all__ = ["STUDY", "block_mean_l1", "classification_baselines", "compute", "depth_baselines", "ensure",
-           "heg_baselines", "run", "semantic_baselines"]
+           "heg_baselines", "run", "semantic_baselines", "table"]
