@@ -138,7 +138,8 @@ def test_baselines_by_hand():
     out = baselines.depth_baselines(train, test, "synthetic")
     assert out["const_median"]["rmse"] == pytest.approx(1.0)          # median 3 (torch: lower median)
     assert out["position_mean"]["rmse"] == pytest.approx(0.5)         # means 2, 4, 2, 5 -> errors 0, 0, 0, 1
-    assert baselines.block_mean_l1(torch.tensor([[[[1.0, 3.0], [1.0, 3.0]]]])) == pytest.approx(1.0)
+    assert baselines.block_mean_l1(torch.tensor([[[[1.0, 3.0, 5.0, 7.0], [1.0, 3.0, 5.0, 7.0]]]])) == pytest.approx(1.0)
+    assert baselines.block_mean_l1(torch.tensor([[[[1.0, 3.0], [1.0, 3.0]]]])) == pytest.approx(0.0)
     labels = torch.tensor([[[0, 1], [1, 1]], [[0, 1], [1, 255]]])
     sem = baselines.semantic_baselines(labels, labels, 2)
     assert sem["position_majority_2c"]["pixel_acc"] == pytest.approx(1.0)
