@@ -223,13 +223,22 @@ def run(
     params_for = {s.name: {"profile": profile, **{k: v for k, v in params.items() if k in accepted[s.name]}}
                 for s in specs}
     context = multiprocessing.get_context("spawn")  # no inherited torch/OpenMP state in workers
+    pool = cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(env,))
     try:
-        with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                    initargs=(env,)) as pool:
-            return _schedule(specs, pool, jobs, params_for, out_dir, root / profile, log, execution_timeout)
+        return _schedule(specs, pool, jobs, params_for, out_dir, root / profile, log, execution_timeout)
     except KeyboardInterrupt:
+        _stop_workers(pool)
         _remove_partials(out_dir, specs)
         raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """Terminate the workers of an interrupted run at once (their kernels exit with them)."""
+    processes = getattr(pool, "_processes", None) or {}  # no public API before Python 3.14
+    for process in list(processes.values()):
+        process.terminate()
 
 
 def _remove_partials(out_dir: Path, specs: Sequence[NotebookSpec]) -> None:
@@ -335,6 +344,7 @@ def _execute(spec: NotebookSpec, params: dict[str, Any], out_dir: Path, profile_
         papermill.execute_notebook(
             str(spec.path), str(partial), parameters=params, kernel_name=KERNEL, language="python",
             cwd=str(spec.path.parent), progress_bar=False, execution_timeout=timeout,
+            **_quiet_kernel(timeout),
         )
     except KeyboardInterrupt:
         partial.unlink(missing_ok=True)
@@ -354,6 +364,12 @@ def _execute(spec: NotebookSpec, params: dict[str, Any], out_dir: Path, profile_
     changed = sorted(str(p.relative_to(profile_dir)) for p in _changed(profile_dir, before)
                      if p.parent != out_dir and _written_by(p, profile_dir, spec.name))
     return NotebookRun(spec.name, status, wall, final if final.exists() else None, changed, error)
+
+
+def _quiet_kernel(timeout: int | None) -> dict[str, Any]:
+    """Client options that keep a kernel stopped by ``--timeout`` from printing a zmq traceback
+    (it logs one while its socket closes); the timeout itself is reported by ``_short_error``."""
+    return {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]} if timeout else {}
 
 
 def _install_executed(partial: Path, final: Path) -> str:

@@ -59,7 +59,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
 
 
 def unreadable_checkpoint(path: Path, err: BaseException) -> ValueError:
-    """The error for a checkpoint file that cannot be read: names it, its run and the remedy."""
+    """The error for a checkpoint file that cannot be read: names it, its run and the remedy (Decision X12)."""
     size = path.stat().st_size if path.exists() else 0
     run = "/".join(path.parent.parts[-3:])
     return ValueError(f"checkpoint {path} ({size} bytes) of run {run!r} cannot be read: it is "

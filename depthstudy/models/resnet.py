@@ -210,7 +210,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"backbone weights file not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch's message for a bad file advises an unsafe weights_only=False
+    except Exception as err:  # torch's message advises an unsafe weights_only=False (Decision X12)
         raise ValueError(
             f"{path} ({path.stat().st_size} bytes): not a readable PyTorch file of tensors ({type(err).__name__}); "
             "expected a torchvision-format ResNet state dict saved with torch.save(model.state_dict()). "
