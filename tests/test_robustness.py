@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from depthstudy import io, paths, report, results, runner
+from depthstudy import cli, io, paths, report, results, runner
 from depthstudy.data.nyu_fixture import write_fixture_root, write_splits_fixture
 from depthstudy.data.nyuv2 import NYUv2Labeled, load_split_indices
 from depthstudy.engine.checkpoint import load_checkpoint, save_checkpoint
@@ -267,11 +267,46 @@ def test_pretrained_ignored_by_a_narrow_profile_warns(monkeypatch):
         get_profile("smoke")
 
 
-def test_interrupt_leaves_no_hidden_partial_notebook(tmp_path):
-    spec = runner.NotebookSpec("01_x", tmp_path / "01_x.ipynb")
-    (tmp_path / ".01_x.running.ipynb").write_text("{")
-    runner._remove_partials(tmp_path, [spec])
-    assert not list(tmp_path.iterdir())
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_previous_executed_notebook_and_leaves_no_partial(tmp_path):
+    """SIGINT to the runner's process group (what Ctrl-C sends) mid-notebook."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    folder, out = tmp_path / "notebooks", tmp_path / "smoke" / "notebooks"
+    folder.mkdir()
+    out.mkdir(parents=True)
+    nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb.cells = [new_code_cell("profile = 'smoke'", metadata={"tags": ["parameters"]}),
+                new_code_cell("import time\ntime.sleep(120)")]
+    nbformat.write(nb, folder / "01_sleep.ipynb")
+    (out / "01_sleep.ipynb").write_text("previous complete copy")
+    code = ("from depthstudy import runner\nif __name__ == '__main__':\n    "
+            f"runner.run('smoke', notebook_dir={str(folder)!r}, results_root={str(tmp_path)!r})")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stderr=subprocess.DEVNULL)
+    partial, deadline = out / ".01_sleep.running.ipynb", time.monotonic() + 120
+    while not partial.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert partial.exists()
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=60) != 0
+    assert sorted(os.listdir(out)) == ["01_sleep.ipynb"]
+    assert (out / "01_sleep.ipynb").read_text() == "previous complete copy"
+
+
+def test_ctrl_c_prints_one_line(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run", interrupted)
+    assert cli.main(["run", "--profile", "smoke"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "previous complete results" in err and "Traceback" not in err
 
 
 def test_timeout_message_is_short():
