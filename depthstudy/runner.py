@@ -5,7 +5,8 @@ The runner
   metadata (``metadata.depthstudy.depends_on``, a list of earlier names such as ``"08_heg_training"``);
 - validates ``-p key=value`` names against each notebook's ``parameters`` cell with
   ``papermill.inspect_notebook`` (papermill itself only warns on unknown names), so a typo is an
-  error that names it and lists the valid names;
+  error that names it and lists the valid names; values are type-checked against the cells'
+  defaults (:func:`check_param_types`) and ``DEPTHSTUDY_*`` paths made absolute before any kernel starts;
 - executes each notebook with kernel ``python3``, writing the executed copy to
   ``results/<profile>/notebooks/<name>.ipynb`` (renamed into place when the run ends, failed or not);
 - continues past a failed notebook, skipping only the later notebooks that depend on it;

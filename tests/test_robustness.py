@@ -122,11 +122,12 @@ def test_full_disk_during_checkpoint_keeps_the_earlier_checkpoint(tmp_path, monk
     assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["last.pt"]
 
 
-def test_unreadable_executed_notebook_keeps_the_previous_copy(tmp_path):
+@pytest.mark.parametrize("left", ['{"cells": [{"cell_t', ""])   # what a nearly full / full disk leaves
+def test_unreadable_executed_notebook_keeps_the_previous_copy(tmp_path, left):
     final = tmp_path / "01_x.ipynb"
     final.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     partial = tmp_path / ".01_x.running.ipynb"
-    partial.write_text('{"cells": [{"cell_t')                  # what a full disk leaves
+    partial.write_text(left)
     error = runner._install_executed(partial, final)
     assert f"the previous {final} is kept" in error and not partial.exists()
     assert json.loads(final.read_text())["nbformat"] == 4
