@@ -289,7 +289,9 @@ def test_ctrl_c_keeps_the_previous_executed_notebook_and_leaves_no_partial(tmp_p
     (out / "01_sleep.ipynb").write_text("previous complete copy")
     code = ("from depthstudy import runner\nif __name__ == '__main__':\n    "
             f"runner.run('smoke', notebook_dir={str(folder)!r}, results_root={str(tmp_path)!r})")
-    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a shell's
+    # background jobs ignore SIGINT, and an ignored signal stays ignored in children
     partial, deadline = out / ".01_sleep.running.ipynb", time.monotonic() + 120
     while not partial.exists() and time.monotonic() < deadline:
         time.sleep(0.5)
