@@ -19,7 +19,12 @@ def _run(args: argparse.Namespace) -> int:
     from . import runner
 
     params = runner.parse_params(args.param or [])
-    runs = runner.run(args.profile, args.only, params, execution_timeout=args.timeout, jobs=args.jobs)
+    try:
+        runs = runner.run(args.profile, args.only, params, execution_timeout=args.timeout, jobs=args.jobs)
+    except KeyboardInterrupt:
+        print("\ndepthstudy run: interrupted. Notebooks that finished kept their executed copies and results; "
+              "an interrupted study keeps its previous complete results (rerun to finish it).", file=sys.stderr)
+        return 130
     print()
     print(runner.format_summary(runs))
     return 0 if runs and all(r.status == "ok" for r in runs) else 1

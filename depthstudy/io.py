@@ -1,11 +1,14 @@
 """Atomic file writes and checksums, shared by results, checkpoints, caches and downloads.
 
-Every write goes to a temporary file in the destination folder and is renamed into place, so a
-reader never sees a half-written file and an interrupted run loses nothing already on disk.
+Every write goes to a temporary file in the destination folder, is flushed to disk (``fsync``) and
+renamed into place, so a reader never sees a half-written file and an interrupted run or a full
+disk loses nothing already on disk (Decision X11). A failed write raises ``OSError`` naming the
+destination and saying that its previous version is kept.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -13,6 +16,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -34,10 +38,45 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.chmod(tmp_path, _FILE_MODE)
     try:
         yield tmp_path
+        _fsync(tmp_path)
         os.replace(tmp_path, path)
+        fsync_dir(path.parent)
+    except OSError as err:
+        raise write_error(path, err) from err
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def write_error(path: Path, err: OSError) -> OSError:
+    """``err`` re-raised with ``path`` in its message and what is left on disk (same errno)."""
+    if str(path) in str(err):
+        return err
+    kept = "its previous version is kept" if path.exists() else "nothing was written"
+    hint = "; free some space and rerun" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+    return type(err)(err.errno, f"could not write {path} ({err.strerror or err}); {kept}{hint}")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename durable (best effort: some file systems refuse fsync on a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +123,7 @@ PROFILES: dict[str, Profile] = {
         steps=4000, batch_size=8, lr=1e-4, seeds=(0, 1, 2), protocol="synthetic",
         num_workers=4, heg_steps=4000, eval_batch_size=32,
         amp="auto", channels_last="auto", compile=True,  # the fast path (issue 7); "auto" = on for CUDA
+        pretrained=os.environ.get("DEPTHSTUDY_PRETRAINED", ""),
         description="SynthRooms at CLIFFNet's 228x304 with ResNet-50 on one GPU.",
     ),
     "nyu": Profile(
@@ -161,4 +163,20 @@ def get_profile(name: str | None = None, **overrides: Any) -> Profile:
     name = name or os.environ.get(DEFAULT_ENV) or "cpu"
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
-    return PROFILES[name].replace(**overrides) if overrides else PROFILES[name]
+    prof = PROFILES[name].replace(**overrides) if overrides else PROFILES[name]
+    _warn_unused_pretrained(prof)
+    return prof
+
+
+def _warn_unused_pretrained(prof: Profile) -> None:
+    """Warn when ``$DEPTHSTUDY_PRETRAINED`` is set but ``prof`` cannot use it (Decision X18)."""
+    env = os.environ.get("DEPTHSTUDY_PRETRAINED")
+    if not env:
+        return
+    if prof.backbone_width != 1.0:
+        warnings.warn(f"DEPTHSTUDY_PRETRAINED={env} is ignored by profile {prof.name!r}: ImageNet weights need a "
+                      f"width-1 ResNet and this profile's backbone has width {prof.backbone_width:g} (the gpu "
+                      "and nyu profiles load it)", stacklevel=3)
+    elif not prof.pretrained:
+        warnings.warn(f"DEPTHSTUDY_PRETRAINED={env} is ignored: profile {prof.name!r} was built with "
+                      "pretrained='' (pass pretrained= to get_profile)", stacklevel=3)

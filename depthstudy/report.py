@@ -43,13 +43,16 @@ def profile_dir(profile: str, root: Path | None = None) -> Path:
 def gather(profile: str, root: Path | None = None) -> tuple[pd.DataFrame, list[str], list[str]]:
     """(all summary rows, studies found, expected studies missing) of ``profile``.
 
-    Every ``<study>/summary.csv`` under ``results/<profile>/`` is read, expected or not. The frame
-    has :data:`depthstudy.results.SUMMARY_COLUMNS` and is empty when nothing was run yet.
+    Every ``<study>/summary.csv`` under ``results/<profile>/`` is read, expected or not, except
+    from a study folder whose files disagree (a rerun that did not finish: it counts as missing,
+    with a warning naming it). The frame has :data:`depthstudy.results.SUMMARY_COLUMNS` and is
+    empty when nothing was run yet.
     """
     from .results import SUMMARY_COLUMNS, load
+    from .results.store import complete_studies
 
     base = profile_dir(profile, root)
-    found = sorted(p.parent.name for p in base.glob("*/summary.csv"))
+    found = [p.parent.name for p in complete_studies(base)]
     frames = [load(profile, study, "summary", root=root) for study in found]
     summary = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SUMMARY_COLUMNS)
     missing = [study for _, study in EXPECTED_STUDIES if study not in found]

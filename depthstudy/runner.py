@@ -5,7 +5,8 @@ The runner
   metadata (``metadata.depthstudy.depends_on``, a list of earlier names such as ``"08_heg_training"``);
 - validates ``-p key=value`` names against each notebook's ``parameters`` cell with
   ``papermill.inspect_notebook`` (papermill itself only warns on unknown names), so a typo is an
-  error that names it and lists the valid names;
+  error that names it and lists the valid names; values are type-checked against the cells'
+  defaults (:func:`check_param_types`) and ``DEPTHSTUDY_*`` paths made absolute before any kernel starts;
 - executes each notebook with kernel ``python3``, writing the executed copy to
   ``results/<profile>/notebooks/<name>.ipynb`` (renamed into place when the run ends, failed or not);
 - continues past a failed notebook, skipping only the later notebooks that depend on it;
@@ -25,6 +26,7 @@ The runner
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures as cf
 import json
 import multiprocessing
@@ -144,6 +146,47 @@ def check_params(specs: Sequence[NotebookSpec], params: dict[str, Any]) -> dict[
     return accepted
 
 
+#: Parameters whose text value must be comma-separated non-negative integers (or empty).
+INTEGER_LIST_PARAMS = ("seeds",)
+
+
+def check_param_types(specs: Sequence[NotebookSpec], params: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming a ``-p`` value whose type differs from the default of the
+    ``parameters`` cell that receives it (Decision X17), before any kernel starts.
+
+    An int default takes an integer, a float default a number, a bool default true/false, a text
+    default any scalar (``seeds`` text must read as comma-separated integers); a default that is
+    not a literal (e.g. ``os.environ.get(...)``) is not checked.
+    """
+    for spec in specs:
+        for name, info in notebook_parameters(spec).items():
+            if name in params:
+                problem = _type_problem(name, params[name], info.get("default", ""))
+                if problem:
+                    raise ValueError(f"-p {name}={params[name]!r}: {problem} ({spec.name}: "
+                                     f"{name} = {info.get('default')}  # {info.get('help', '')})")
+
+
+def _type_problem(name: str, value: Any, default_source: str) -> str:
+    try:
+        default = ast.literal_eval(default_source)
+    except (ValueError, SyntaxError):
+        return ""
+    if isinstance(default, bool):
+        return "" if isinstance(value, bool) else "expected true or false"
+    if isinstance(default, int):
+        return "" if isinstance(value, int) and not isinstance(value, bool) else "expected an integer"
+    if isinstance(default, float):
+        return "" if isinstance(value, (int, float)) and not isinstance(value, bool) else "expected a number"
+    if isinstance(default, str):
+        if isinstance(value, (bool, list, dict)) or value is None:
+            return "expected a text value"
+        parts = [p.strip() for p in str(value).split(",") if p.strip()]
+        if name in INTEGER_LIST_PARAMS and not all(p.isdigit() for p in parts):
+            return "expected comma-separated non-negative integers such as 0,1,2 (empty: the profile's)"
+    return ""
+
+
 def run(
     profile: str,
     only: Sequence[str] | None = None,
@@ -170,18 +213,44 @@ def run(
         raise ValueError("pass the profile with --profile, not -p profile=...")
     specs = select(discover(notebook_dir), only)
     accepted = check_params(specs, params)
-    root = Path(results_root) if results_root else paths.results_dir()
+    check_param_types(specs, params)
+    env_paths = paths.absolute_env_paths()  # kernels run in notebooks/: no relative paths (Decision X14)
+    root = (Path(results_root) if results_root else paths.results_dir()).absolute()
     out_dir = root / profile / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = {"DEPTHSTUDY_RESULTS": str(root)}
+    env = {**env_paths, "DEPTHSTUDY_RESULTS": str(root)}
     if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
         env["OMP_NUM_THREADS"] = str(kernel_threads(jobs))
     params_for = {s.name: {"profile": profile, **{k: v for k, v in params.items() if k in accepted[s.name]}}
                 for s in specs}
     context = multiprocessing.get_context("spawn")  # no inherited torch/OpenMP state in workers
-    with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                initargs=(env,)) as pool:
+    pool = cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(env,))
+    try:
         return _schedule(specs, pool, jobs, params_for, out_dir, root / profile, log, execution_timeout)
+    except KeyboardInterrupt:
+        _stop_workers(pool)
+        _remove_partials(out_dir, specs)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """Terminate the workers of an interrupted run at once (their kernels exit with them)."""
+    processes = getattr(pool, "_processes", None) or {}  # no public API before Python 3.14
+    for process in list(processes.values()):
+        process.terminate()
+
+
+def _remove_partials(out_dir: Path, specs: Sequence[NotebookSpec]) -> None:
+    """Delete the hidden partial copies of interrupted notebooks; their last complete executed
+    copies stay (Decision X16)."""
+    for spec in specs:
+        _partial_path(out_dir, spec).unlink(missing_ok=True)
+
+
+def _partial_path(out_dir: Path, spec: NotebookSpec) -> Path:
+    return out_dir / f".{spec.name}.running.ipynb"
 
 
 def chain_lengths(specs: Sequence[NotebookSpec], durations: dict[str, float]) -> dict[str, float]:
@@ -268,7 +337,7 @@ def _execute(spec: NotebookSpec, params: dict[str, Any], out_dir: Path, profile_
 
     os.environ[NOTEBOOK_ENV] = spec.name
     final = out_dir / f"{spec.name}.ipynb"
-    partial = out_dir / f".{spec.name}.running.ipynb"
+    partial = _partial_path(out_dir, spec)
     before = _snapshot(profile_dir)
     start = time.perf_counter()
     status, error = "ok", ""
@@ -276,12 +345,19 @@ def _execute(spec: NotebookSpec, params: dict[str, Any], out_dir: Path, profile_
         papermill.execute_notebook(
             str(spec.path), str(partial), parameters=params, kernel_name=KERNEL, language="python",
             cwd=str(spec.path.parent), progress_bar=False, execution_timeout=timeout,
+            **_quiet_kernel(timeout),
         )
+    except KeyboardInterrupt:
+        partial.unlink(missing_ok=True)
+        raise
     except Exception as exc:  # papermill raises PapermillExecutionError and kernel errors alike
-        status, error = "failed", _short_error(exc)
+        status, error = "failed", _short_error(exc, timeout)
     wall = time.perf_counter() - start
-    if partial.exists():
-        os.replace(partial, final)
+    if error.startswith("KeyboardInterrupt"):
+        partial.unlink(missing_ok=True)  # an interrupted kernel: keep the last complete copy
+    install_error = _install_executed(partial, final)
+    if install_error:
+        status, error = "failed", "; ".join(filter(None, [error, install_error]))
     if status == "ok" and spec.export_html:
         from .report import export_html
 
@@ -289,6 +365,30 @@ def _execute(spec: NotebookSpec, params: dict[str, Any], out_dir: Path, profile_
     changed = sorted(str(p.relative_to(profile_dir)) for p in _changed(profile_dir, before)
                      if p.parent != out_dir and _written_by(p, profile_dir, spec.name))
     return NotebookRun(spec.name, status, wall, final if final.exists() else None, changed, error)
+
+
+def _quiet_kernel(timeout: int | None) -> dict[str, Any]:
+    """Client options that keep a kernel stopped by ``--timeout`` from printing a zmq traceback
+    (it logs one while its socket closes); the timeout itself is reported by ``_short_error``."""
+    return {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]} if timeout else {}
+
+
+def _install_executed(partial: Path, final: Path) -> str:
+    """Rename a readable ``partial`` executed notebook onto ``final`` after an fsync; return an
+    error naming the files when ``partial`` is unreadable (e.g. truncated on a full disk), in which
+    case ``final`` keeps its previous copy (Decision X11)."""
+    if not partial.exists():
+        return ""
+    try:
+        nbformat.read(partial, as_version=4)
+        with open(partial, "rb") as f:
+            os.fsync(f.fileno())
+    except (OSError, ValueError) as err:
+        partial.unlink(missing_ok=True)
+        kept = f"the previous {final} is kept" if final.exists() else f"no {final} was written"
+        return f"the executed notebook could not be written completely ({type(err).__name__}; disk full?); {kept}"
+    os.replace(partial, final)
+    return ""
 
 
 def _written_by(path: Path, profile_dir: Path, notebook: str) -> bool:
@@ -312,7 +412,11 @@ def _changed(folder: Path, before: dict[Path, float]) -> list[Path]:
     return [p for p, m in _snapshot(folder).items() if before.get(p) != m]
 
 
-def _short_error(exc: Exception) -> str:
+def _short_error(exc: Exception, timeout: int | None = None) -> str:
+    if isinstance(exc, TimeoutError) and timeout:
+        return f"a cell ran longer than --timeout {timeout} s and was stopped"
+    if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+        return f"{type(exc).__name__}: {exc.strerror} while writing the executed notebook"
     ename = getattr(exc, "ename", type(exc).__name__)
     evalue = getattr(exc, "evalue", str(exc))
     return f"{ename}: {evalue}".strip().splitlines()[0][:300]

@@ -251,3 +251,14 @@ def test_fetch_nyu_fixture_end_to_end(tmp_path):
         fetch(tmp_path / "nyu_fixture.yaml", tmp_path / "nyu", progress=False)
     assert len(verify(tmp_path / "nyu_fixture.yaml", tmp_path / "nyu")) == 3
     assert len(NYUv2Labeled(tmp_path / "nyu", split="test", classes=4)) == 2
+
+
+def test_invalid_present_file_is_kept_when_the_download_fails(dirs):
+    """No network: the invalid file stays where it was (no .bad), and the error says so."""
+    mdir, root = dirs
+    root.mkdir()
+    (root / "blob.bin").write_bytes(b"stale")
+    write_manifest(mdir, closed_port_url())
+    with pytest.raises(DataFetchError, match=r"blob\.bin is left as it was"):
+        fetch("toy", root, progress=False, manifest_dir=mdir)
+    assert (root / "blob.bin").read_bytes() == b"stale" and not (root / "blob.bin.bad").exists()

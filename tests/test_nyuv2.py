@@ -206,7 +206,7 @@ def test_wrong_shapes_are_named(tmp_path):
     write_labeled_fixture(path, n_images=4, height=6, width=8)
     with pytest.raises(ValueError, match=r"'mapClass'.*\(1, 40\).*expected \(1, 894\)"):
         NYUv2Labeled(tmp_path, split="all", classes=40)
-    scipy.io.savemat(tmp_path / "splits.mat", {"trainNdxs": np.ones((2, 1), np.uint16)})
+    scipy.io.savemat(tmp_path / "splits.mat", {"trainNdxs": np.array([[1], [2]], np.uint16)})
     with pytest.raises(ValueError, match=r"'testNdxs' is missing"):
         NYUv2Labeled(tmp_path, split="test", classes=894)
 

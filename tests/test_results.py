@@ -19,8 +19,15 @@ def writer(tmp_path):
                                dataset_info={"version": "v1", "hash": "abc"})
 
 
-def study_files(tmp_path):
-    return sorted(p.name for p in (tmp_path / "smoke" / "loss_comparison").iterdir())
+def study_files(tmp_path, folder="loss_comparison"):
+    return sorted(p.name for p in (tmp_path / "smoke" / folder).iterdir())
+
+
+STAGED = ".loss_comparison.partial"  # where a run writes until finish()
+
+
+def staged_metrics(tmp_path):
+    return store.read_metrics(tmp_path / "smoke" / STAGED / "metrics.csv")
 
 
 def test_round_trip_through_load(writer, tmp_path):
@@ -98,7 +105,7 @@ def test_nan_and_non_numbers_refused(writer, tmp_path, bad):
     writer.add("heg_s", 0, {"rmse": 0.5}, n_images=3)
     with pytest.raises(ValueError, match=r"'abs_rel' of variant 'heg_r'"):
         writer.add("heg_r", 0, {"rmse": 0.4, "abs_rel": bad}, n_images=3)
-    on_disk = results.load("smoke", "loss_comparison", root=tmp_path)
+    on_disk = staged_metrics(tmp_path)
     assert on_disk["variant"].tolist() == ["heg_s"]               # nothing of the bad call written
     assert not writer.done("heg_r", 0)
 
@@ -122,13 +129,13 @@ def test_bad_arguments_refused(writer, tmp_path):
 
 
 def test_incremental_flush_and_resume(writer, tmp_path):
-    metrics_csv = tmp_path / "smoke" / "loss_comparison" / "metrics.csv"
+    metrics_csv = tmp_path / "smoke" / STAGED / "metrics.csv"
     writer.add("heg_s", 0, {"rmse": 0.5}, n_images=3)
     assert metrics_csv.is_file()                                   # before finish()
     assert pd.read_csv(metrics_csv)["value"].tolist() == [0.5]
     writer.add("heg_s", 1, {"rmse": 0.6}, n_images=3)
     assert pd.read_csv(metrics_csv)["value"].tolist() == [0.5, 0.6]
-    assert study_files(tmp_path) == ["metrics.csv"]
+    assert study_files(tmp_path, STAGED) == ["metrics.csv"]
     again = results.StudyWriter("loss_comparison", "smoke", root=tmp_path, dataset="synthrooms",
                                 protocol="synthetic", params={}, resume=True)
     assert again.done("heg_s", 1) and not again.done("heg_s", 2)
@@ -143,18 +150,18 @@ def test_add_frame(writer, tmp_path):
     frame = pd.DataFrame({"variant": ["a", "a"], "seed": [0, 1], "metric": "rmse",
                           "value": [1.0, 2.0], "n_images": 4, "depth_range": "<6m"})
     writer.add_frame(frame)
-    got = results.load("smoke", "loss_comparison", root=tmp_path)
+    got = staged_metrics(tmp_path)
     assert got["depth_range"].tolist() == ["<6m", "<6m"] and got["protocol"].tolist() == ["synthetic"] * 2
     with pytest.raises(ValueError, match="study"):
         writer.add_frame(frame.assign(study="other", seed=[5, 6]))
     with pytest.raises(ValueError, match="variant 'a'"):
         writer.add_frame(frame.assign(seed=[7, 8], value=[1.0, float("nan")]))
-    assert len(results.load("smoke", "loss_comparison", root=tmp_path)) == 2
+    assert len(staged_metrics(tmp_path)) == 2
 
 
 def test_atomic_csv_write_leaves_no_partial_file(writer, tmp_path, monkeypatch):
     writer.add("heg_s", 0, {"rmse": 0.5}, n_images=3)
-    before = (tmp_path / "smoke" / "loss_comparison" / "metrics.csv").read_bytes()
+    before = (tmp_path / "smoke" / STAGED / "metrics.csv").read_bytes()
 
     def half_written(self, path, *args, **kwargs):
         with open(path, "w") as f:
@@ -164,12 +171,12 @@ def test_atomic_csv_write_leaves_no_partial_file(writer, tmp_path, monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_csv", half_written)
     with pytest.raises(OSError, match="disk full"):
         writer.add("heg_s", 1, {"rmse": 0.6}, n_images=3)
-    assert (tmp_path / "smoke" / "loss_comparison" / "metrics.csv").read_bytes() == before
-    assert study_files(tmp_path) == ["metrics.csv"]                # no temporary file left behind
+    assert (tmp_path / "smoke" / STAGED / "metrics.csv").read_bytes() == before
+    assert study_files(tmp_path, STAGED) == ["metrics.csv"]        # no temporary file left behind
     assert not writer.done("heg_s", 1)                           # a failed write records nothing
     monkeypatch.undo()
     writer.add("heg_s", 1, {"rmse": 0.6}, n_images=3)              # so the retry is not "twice"
-    assert results.load("smoke", "loss_comparison", root=tmp_path)["seed"].tolist() == [0, 1]
+    assert staged_metrics(tmp_path)["seed"].tolist() == [0, 1]
 
 
 def test_atomic_json_write_on_finish(writer, tmp_path, monkeypatch):
@@ -181,8 +188,9 @@ def test_atomic_json_write_on_finish(writer, tmp_path, monkeypatch):
     monkeypatch.setattr(io.json, "dumps", broken_dumps)
     with pytest.raises(TypeError, match="serialise"):
         writer.finish()
-    assert "run.json" not in study_files(tmp_path)
-    assert not [n for n in study_files(tmp_path) if n.endswith(".tmp") or n.startswith(".")]
+    assert "run.json" not in study_files(tmp_path, STAGED)
+    assert not (tmp_path / "smoke" / "loss_comparison").exists()   # nothing swapped in
+    assert not [n for n in study_files(tmp_path, STAGED) if n.endswith(".tmp") or n.startswith(".")]
 
 
 def test_run_json_provenance(writer, tmp_path):

@@ -16,8 +16,9 @@ invalid:
 - a file already present and valid is never touched;
 - decision: a checksum mismatch, or a present file that fails verification, is moved to
   ``<file>.bad`` (replacing an older one) rather than deleted, so the user can inspect it, and
-  the next fetch starts afresh instead of resuming corrupt bytes. A short ``.part`` is kept for
-  resuming;
+  the next fetch starts afresh instead of resuming corrupt bytes. A present invalid file is moved
+  only once its replacement has been downloaded and verified: a fetch that fails (no network)
+  leaves it in place (Decision X19). A short ``.part`` is kept for resuming;
 - without network (URLError, socket errors) it raises :class:`DataFetchError` naming the URL and
   the manual route.
 
@@ -250,7 +251,9 @@ def _stream(url: str, part: Path, expected: int | None, opener: Callable[..., An
 
 
 def _download(entry: dict[str, Any], root: Path, dataset: str, opener: Callable[..., Any], progress: bool,
-              checksums: bool, timeout: float) -> Path:
+              checksums: bool, timeout: float, replaces: bool = False) -> Path:
+    """Download one entry into ``<file>.part``, verify it and rename it onto ``<file>``; with
+    ``replaces`` the invalid file already there is moved to ``<file>.bad`` just before the rename."""
     path = root / entry["name"]
     part = path.with_name(path.name + ".part")
     expected, sha = entry.get("bytes"), entry.get("sha256")
@@ -280,6 +283,8 @@ def _download(entry: dict[str, Any], root: Path, dataset: str, opener: Callable[
             source = f" (reference checksum: {entry['checksum_source']})" if entry.get("checksum_source") else ""
             raise DataFetchError(f"{entry['name']}: sha256 {got} does not match the manifest's {sha}{source}; "
                                  f"the download is kept as {_set_aside(part, path)} and the next fetch starts afresh")
+    if replaces and path.exists():
+        print(f"{entry['name']}: the invalid file is moved to {_set_aside(path, path)}", file=sys.stderr)
     os.replace(part, path)
     return path
 
@@ -311,12 +316,12 @@ def fetch(name: str | os.PathLike, root: str | os.PathLike, progress: bool = Tru
             problems.append(f"{entry['name']}: cannot be downloaded automatically; {hint}")
             continue
         if status.exists:
-            bad = _set_aside(status.path, status.path)
-            print(f"{entry['name']}: {'; '.join(status.problems)}; moved to {bad}", file=sys.stderr)
+            print(f"{entry['name']}: {'; '.join(status.problems)}; downloading a replacement", file=sys.stderr)
         try:
-            downloaded.append(_download(entry, root, manifest["name"], opener, progress, checksums, timeout))
+            downloaded.append(_download(entry, root, manifest["name"], opener, progress, checksums, timeout,
+                                        replaces=status.exists))
         except DataFetchError as err:
-            problems.append(str(err))
+            problems.append(str(err) + (f"\n  {status.path} is left as it was" if status.exists else ""))
     if problems:
         raise DataFetchError(f"dataset {manifest['name']!r}: {len(problems)} file(s) not obtained\n"
                              + "\n".join(problems))

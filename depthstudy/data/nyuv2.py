@@ -101,21 +101,43 @@ def decode_char_cell(f: h5py.File, name: str) -> list[str]:
 
 
 def _loadmat(path: Path) -> dict[str, Any]:
+    """``scipy.io.loadmat``; an empty, truncated or non-MATLAB file raises ``ValueError`` naming it."""
     try:
         return scipy.io.loadmat(path)
-    except (ValueError, OSError, NotImplementedError) as err:
-        raise ValueError(f"{path}: cannot be read as a MATLAB v5 .mat file ({err})") from err
+    except Exception as err:  # scipy raises MatReadError, ValueError, IndexError, TypeError ... for bad bytes
+        raise ValueError(f"{path} ({path.stat().st_size} bytes): cannot be read as a MATLAB v5 .mat file "
+                         f"({type(err).__name__}: {str(err)[:120]}); is it empty, truncated or an HTML error "
+                         f"page? Check it with `depthstudy data verify {MANIFEST} --root {path.parent}` and "
+                         "download it again") from err
 
 
 def load_split_indices(path: str | os.PathLike, split: str, num_images: int) -> np.ndarray:
     """0-based labeled indices of ``split`` ("train" or "test") from ``splits.mat``.
 
     The file's ``trainNdxs``/``testNdxs`` are 1-based column vectors (uint16 as stored); every
-    index must lie in 1..``num_images``.
+    index must lie in 1..``num_images``. Each split must be non-empty and free of repeats, and the
+    two must not share an index (a training set holding test images is refused, Decision X13).
     """
     path = Path(path)
-    key = {"train": "trainNdxs", "test": "testNdxs"}[split]
+    if split not in ("train", "test"):
+        raise ValueError(f"split={split!r}: expected 'train' or 'test'")
     mat = _loadmat(path)
+    found = {name: _split_vector(mat, path, name, num_images) for name in ("train", "test")
+             if name == split or _SPLIT_KEYS[name] in mat}
+    if len(found) == 2:
+        shared = np.intersect1d(found["train"], found["test"])
+        if shared.size:
+            raise ValueError(f"{path}: 'trainNdxs' and 'testNdxs' share {shared.size} indices (e.g. "
+                             f"{(shared[:5] + 1).tolist()}); the train and test splits must be disjoint")
+    return found[split]
+
+
+_SPLIT_KEYS = {"train": "trainNdxs", "test": "testNdxs"}
+
+
+def _split_vector(mat: dict[str, Any], path: Path, split: str, num_images: int) -> np.ndarray:
+    """0-based indices of one split of a loaded ``splits.mat``, checked (see load_split_indices)."""
+    key = _SPLIT_KEYS[split]
     if key not in mat:
         raise ValueError(f"{path.name}: variable {key!r} is missing; expected a Kx1 column vector "
                          "of 1-based indices (795x1 trainNdxs, 654x1 testNdxs in the real file)")
@@ -127,9 +149,15 @@ def load_split_indices(path: str | os.PathLike, split: str, num_images: int) -> 
     idx = flat.astype(np.int64)
     if not np.array_equal(idx, flat):
         raise ValueError(f"{path.name}: variable {key!r} holds non-integer indices")
-    if idx.size and (idx.min() < 1 or idx.max() > num_images):
+    if idx.size == 0:
+        raise ValueError(f"{path}: variable {key!r} is empty; expected the 1-based indices of the {split} images")
+    if idx.min() < 1 or idx.max() > num_images:
         raise ValueError(f"{path.name}: variable {key!r} holds indices {idx.min()}..{idx.max()}; expected "
                          f"1-based indices within 1..{num_images} (the labeled file holds {num_images} images)")
+    values, counts = np.unique(idx, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"{path}: variable {key!r} repeats {int((counts > 1).sum())} indices (e.g. "
+                         f"{values[counts > 1][:5].tolist()}); each image may appear once in a split")
     return idx - 1
 
 

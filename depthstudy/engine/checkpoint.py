@@ -21,7 +21,9 @@ only load checkpoints you wrote yourself.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +41,30 @@ def checkpoint_path(config: TrainConfig) -> Path | None:
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Atomically ``torch.save`` ``state`` to ``path``."""
+    """Atomically ``torch.save`` ``state`` to ``path``; the previous checkpoint survives a failure.
+
+    Raises ``OSError`` naming ``path`` when the write fails (torch reports a full disk as a bare
+    ``RuntimeError ... unexpected pos``, which is translated here).
+    """
+    path = Path(path)
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+        try:
+            torch.save(state, tmp)
+        except RuntimeError as err:
+            free = shutil.disk_usage(path.parent).free
+            raise OSError(errno.ENOSPC if free < (1 << 20) else errno.EIO,
+                          f"torch.save failed ({str(err).splitlines()[0][:120]}); {free} bytes free "
+                          f"on the disk of {path.parent}") from err
+    return path
+
+
+def unreadable_checkpoint(path: Path, err: BaseException) -> ValueError:
+    """The error for a checkpoint file that cannot be read: names it, its run and the remedy (Decision X12)."""
+    size = path.stat().st_size if path.exists() else 0
+    run = "/".join(path.parent.parts[-3:])
+    return ValueError(f"checkpoint {path} ({size} bytes) of run {run!r} cannot be read: it is "
+                      f"truncated, empty or not a depthstudy checkpoint ({type(err).__name__}). Delete it to "
+                      "retrain that run from scratch (the study resumes its other runs).")
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -50,7 +72,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    state = torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError ... for a bad file
+        raise unreadable_checkpoint(path, err) from err
+    if not isinstance(state, dict):
+        raise unreadable_checkpoint(path, TypeError(type(state).__name__))
     missing = [k for k in ("model", "optimizer", "scheduler", "step", "config", "rng", "data") if k not in state]
     if missing:
         raise ValueError(f"checkpoint {path} lacks keys {missing}; was it written by depthstudy.engine?")

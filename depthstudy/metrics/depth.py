@@ -36,10 +36,18 @@ _FULL_COVERAGE = 1.0 - 1e-6
 
 
 def _as_batch(x: object, name: str) -> torch.Tensor:
-    """Tensor or array [H,W], [N,H,W] or [N,1,H,W] -> float64 CPU tensor [N,H,W]."""
+    """Real-valued tensor or array [H,W], [N,H,W] or [N,1,H,W] -> float64 CPU tensor [N,H,W].
+
+    Bool, complex, string and object data are refused rather than coerced (Decision X15).
+    """
     if isinstance(x, torch.Tensor):
+        if x.dtype == torch.bool or x.is_complex():
+            raise TypeError(f"{name}: dtype {x.dtype} is not a depth; expected real numbers in metres")
         t = x.detach().to("cpu", torch.float64)
     elif isinstance(x, np.ndarray):
+        if x.dtype.kind not in "iuf":
+            raise TypeError(f"{name}: dtype {x.dtype} is not a depth; expected real numbers in metres "
+                            "(an integer or float array)")
         t = torch.from_numpy(np.asarray(x, dtype=np.float64))
     else:
         raise TypeError(f"{name}: expected a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
@@ -108,12 +116,23 @@ def _check_depth_range(depth_range: object) -> tuple[float, float] | None:
     return lo, hi
 
 
-def _prepare(pred: object, gt: object, protocol: Protocol, depth_range: tuple[float, float] | None
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _check_aspect(pred_hw: tuple[int, int], gt_hw: tuple[int, int], allow: bool) -> None:
+    """Refuse a resize that changes the aspect ratio by more than 2% (a transposed prediction)."""
+    ratio = (pred_hw[0] / pred_hw[1]) / (gt_hw[0] / gt_hw[1])
+    if not allow and abs(ratio - 1.0) > 0.02:
+        raise ValueError(f"pred is {pred_hw[0]}x{pred_hw[1]} and gt {gt_hw[0]}x{gt_hw[1]}: resizing one onto the "
+                         "other changes the aspect ratio (is one of them transposed?); pass "
+                         "allow_aspect_change=True to resize anyway")
+
+
+def _prepare(pred: object, gt: object, protocol: Protocol, depth_range: tuple[float, float] | None,
+             allow_aspect_change: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Apply the protocol's clip, resize and masks. Returns pred, gt, valid, each [N,H,W]."""
     p, g = _as_batch(pred, "pred"), _as_batch(gt, "gt")
     if p.shape[0] != g.shape[0]:
         raise ValueError(f"pred and gt: different numbers of images ({p.shape[0]} vs {g.shape[0]})")
+    if p.shape[-2:] != g.shape[-2:]:
+        _check_aspect(tuple(p.shape[-2:]), tuple(g.shape[-2:]), allow_aspect_change)
     if torch.isnan(p).any():
         raise ValueError("pred: contains NaN; a prediction must be a number at every pixel")
     p = p.clamp(*protocol.clip_pred)
@@ -152,7 +171,8 @@ def _metrics(gt: torch.Tensor, pred: torch.Tensor, zero_replacement: float | Non
 
 
 def per_image_metrics(pred: object, gt: object, protocol: str = "synthetic",
-                      depth_range: tuple[float, float] | None = None) -> pd.DataFrame:
+                      depth_range: tuple[float, float] | None = None,
+                      allow_aspect_change: bool = False) -> pd.DataFrame:
     """Metrics of each image under ``protocol``.
 
     Args:
@@ -160,6 +180,8 @@ def per_image_metrics(pred: object, gt: object, protocol: str = "synthetic",
         gt: ground truth in metres, same N; H,W may differ (resized per the protocol).
         protocol: a name from ``protocols()``.
         depth_range: optional (lo, hi) in metres; keeps GT pixels with lo <= gt < hi as well.
+        allow_aspect_change: resize even when pred and gt differ in aspect ratio (refused by
+            default: it usually means a transposed array).
 
     Returns:
         One row per evaluated image, columns ``index`` (0-based position in the batch),
@@ -168,7 +190,7 @@ def per_image_metrics(pred: object, gt: object, protocol: str = "synthetic",
         (``df.attrs["protocol"]`` holds the protocol name). No value is NaN.
     """
     proto = get_protocol(protocol)
-    p, g, valid = _prepare(pred, gt, proto, _check_depth_range(depth_range))
+    p, g, valid = _prepare(pred, gt, proto, _check_depth_range(depth_range), allow_aspect_change)
     rows, skipped = [], []
     for i in range(g.shape[0]):
         n_valid = int(valid[i].sum())
@@ -184,11 +206,11 @@ def per_image_metrics(pred: object, gt: object, protocol: str = "synthetic",
 
 def depth_metrics(pred: object, gt: object, protocol: str = "synthetic",
                   depth_range: tuple[float, float] | None = None,
-                  aggregate: str = "image") -> dict[str, float]:
+                  aggregate: str = "image", allow_aspect_change: bool = False) -> dict[str, float]:
     """Depth metrics of a batch under ``protocol``.
 
     Args:
-        pred, gt, protocol, depth_range: as :func:`per_image_metrics`.
+        pred, gt, protocol, depth_range, allow_aspect_change: as :func:`per_image_metrics`.
         aggregate: "image" computes each metric per image and averages over images (every named
             protocol's rule); "pixel" pools the valid pixels of all images, then computes each
             metric once (DenseDepth-style pooling).
@@ -203,22 +225,34 @@ def depth_metrics(pred: object, gt: object, protocol: str = "synthetic",
     if aggregate not in AGGREGATES:
         raise ValueError(f"aggregate={aggregate!r}: expected one of {AGGREGATES}")
     if aggregate == "image":
-        frame = per_image_metrics(pred, gt, protocol, depth_range)
+        frame = per_image_metrics(pred, gt, protocol, depth_range, allow_aspect_change)
         n_images, n_skipped = len(frame), frame.attrs["n_skipped"]
-        _require_valid(n_images, protocol, depth_range)
+        _require_valid(n_images, protocol, depth_range, gt)
         result = {key: float(frame[key].mean()) for key in DEPTH_METRIC_KEYS}
     else:
         proto = get_protocol(protocol)
-        p, g, valid = _prepare(pred, gt, proto, _check_depth_range(depth_range))
+        p, g, valid = _prepare(pred, gt, proto, _check_depth_range(depth_range), allow_aspect_change)
         per_image = valid.flatten(1).any(dim=1)
         n_images = int(per_image.sum())
         n_skipped = int(valid.shape[0] - n_images)
-        _require_valid(n_images, protocol, depth_range)
+        _require_valid(n_images, protocol, depth_range, gt)
         result = _metrics(g[valid], p[valid], proto.zero_replacement)
     return {**result, "n_images": n_images, "n_skipped": n_skipped}
 
 
-def _require_valid(n_images: int, protocol: str, depth_range: object) -> None:
+def _require_valid(n_images: int, protocol: str, depth_range: object, gt: object) -> None:
     if n_images == 0:
         raise ValueError(f"gt: no valid pixel in any image under protocol={protocol!r}, "
-                         f"depth_range={depth_range!r}; the metrics are undefined")
+                         f"depth_range={depth_range!r}; the metrics are undefined{_units_hint(gt, protocol)}")
+
+
+def _units_hint(gt: object, protocol: str) -> str:
+    """A hint when GT looks like millimetres (values far beyond any indoor or the protocol's range)."""
+    values = _as_batch(gt, "gt")
+    finite = values[torch.isfinite(values)]
+    top = float(finite.max()) if finite.numel() else 0.0
+    max_depth = get_protocol(protocol).max_depth
+    if top > 100.0 or (max_depth is not None and top > 10 * max_depth):
+        return (f". gt reaches {top:g}: depths must be in metres; millimetre data (e.g. uint16 PNG depth) "
+                "must be divided by 1000 first")
+    return ""

@@ -208,7 +208,13 @@ def resnet(depth: int = 50, stride: str = "pytorch", width: float = 1.0) -> ResN
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"backbone weights file not found: {path}")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch's message advises an unsafe weights_only=False (Decision X12)
+        raise ValueError(
+            f"{path} ({path.stat().st_size} bytes): not a readable PyTorch file of tensors ({type(err).__name__}); "
+            "expected a torchvision-format ResNet state dict saved with torch.save(model.state_dict()). "
+            "Check the file given by DEPTHSTUDY_PRETRAINED (download it again if it is truncated).") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -13,11 +13,11 @@ from depthstudy.results.schema import (DEPTH_METRICS, FRACTION_METRICS, GAIN_MET
                                        PAPER_COLUMNS, SEMANTIC_METRICS, SUMMARY_COLUMNS,
                                        depth_range_label, parse_depth_range,
                                        relative_gain)
-from depthstudy.results.store import StudyWriter, compare, load, summarize
+from depthstudy.results.store import IncompleteStudyError, StudyWriter, compare, load, summarize
 
 __all__ = [
     "DEPTH_METRICS", "FRACTION_METRICS", "GAIN_METRICS", "HIGHER_IS_BETTER", "METRIC_KEYS",
     "METRICS_COLUMNS", "PAPER_COLUMNS", "PAPER_STUDIES", "PAPER_TABLES", "SEMANTIC_METRICS",
-    "SUMMARY_COLUMNS", "StudyWriter", "compare", "depth_range_label", "load", "load_paper",
+    "SUMMARY_COLUMNS", "IncompleteStudyError", "StudyWriter", "compare", "depth_range_label", "load", "load_paper",
     "paper_dir", "parse_depth_range", "provenance", "relative_gain", "summarize",
 ]

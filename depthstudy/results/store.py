@@ -7,7 +7,12 @@ Layout (design.md, "Results")::
     results/<profile>/<study>/run.json      provenance (depthstudy.provenance)
     results/<profile>/<study>/figures/      PNG/SVG
 
-Every file is written atomically (temporary file, then rename). Nothing NaN or infinite is written:
+Every file is written atomically (temporary file, fsync, then rename). A run writes into the hidden
+staging folder ``results/<profile>/.<study>.partial/`` and :meth:`StudyWriter.finish` swaps it in
+for the study folder, so a rerun that is killed or fails leaves the previous complete study as it
+was (Decision X10). :func:`load` refuses a study folder whose files disagree (no ``run.json``, or
+a row count other than ``run.json`` records) with :class:`IncompleteStudyError`. Nothing NaN or
+infinite is written:
 :meth:`StudyWriter.add` refuses it; the only empty cells are ``paper`` where the papers
 publish no value for the cell.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 import json
 import operator
 import os
+import shutil
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,6 +49,35 @@ def is_main_process() -> bool:
     except ImportError:
         return int(os.environ.get("RANK", "0")) == 0
     return bool(engine_is_main())
+
+
+class IncompleteStudyError(FileNotFoundError):
+    """A study folder whose files do not form one finished run (treated like a missing study)."""
+
+
+def staging_dir(study_dir: Path) -> Path:
+    """The hidden folder where a run of ``study_dir`` writes until ``finish`` swaps it in."""
+    return study_dir.with_name(f".{study_dir.name}.partial")
+
+
+def incomplete_reason(study_dir: Path) -> str | None:
+    """Why ``study_dir`` is not one finished run, or None when its files agree.
+
+    Finished means: ``metrics.csv``, ``summary.csv`` and ``run.json`` present, and the number of
+    rows of ``metrics.csv`` equal to ``run.json``'s ``n_rows`` (when recorded).
+    """
+    missing = [name for name in FILES.values() if not (study_dir / name).is_file()]
+    if missing:
+        return f"{', '.join(missing)} missing (the run did not finish)"
+    try:
+        n_rows = json.loads((study_dir / FILES["run"]).read_text(encoding="utf-8")).get("n_rows")
+        with open(study_dir / FILES["metrics"], encoding="utf-8") as f:
+            rows = sum(1 for line in f if line.strip()) - 1
+    except (OSError, ValueError, AttributeError) as err:
+        return f"unreadable files ({type(err).__name__}: {err})"
+    if n_rows is not None and rows != n_rows:
+        return f"metrics.csv holds {rows} rows but run.json records {n_rows} (files of different runs)"
+    return None
 
 
 def _produce_hint(profile: str, study: str | None) -> str:
@@ -79,13 +114,24 @@ class StudyWriter:
         self.started = datetime.now(timezone.utc)
         self._rows: list[dict[str, Any]] = []
         self._keys: set[tuple] = set()
-        if resume and (self.dir / FILES["metrics"]).is_file():
-            self.add_frame(read_metrics(self.dir / FILES["metrics"]))
+        self._finished = False
+        staged = staging_dir(self.dir) / FILES["metrics"]
+        if not resume and is_main_process():
+            shutil.rmtree(staging_dir(self.dir), ignore_errors=True)  # a killed run's leftovers
+        if resume:
+            source = staged if staged.is_file() else self.dir / FILES["metrics"]
+            if source.is_file():
+                self.add_frame(read_metrics(source))
+
+    @property
+    def write_dir(self) -> Path:
+        """Where files go now: the staging folder until :meth:`finish`, then the study folder."""
+        return self.dir if self._finished else staging_dir(self.dir)
 
     @property
     def figures_dir(self) -> Path:
-        """``results/<profile>/<study>/figures/`` (created on first use by the main process)."""
-        folder = self.dir / "figures"
+        """``figures/`` of :attr:`write_dir` (created on first use by the main process)."""
+        folder = self.write_dir / "figures"
         if is_main_process():
             folder.mkdir(parents=True, exist_ok=True)
         return folder
@@ -154,7 +200,7 @@ class StudyWriter:
             raise ValueError(f"cells recorded twice (study, variant, seed, dataset, protocol, "
                              f"depth_range, metric): {clash[:3]}")
         if is_main_process():
-            write_csv(self.dir / FILES["metrics"],
+            write_csv(self.write_dir / FILES["metrics"],
                       pd.DataFrame(self._rows + rows, columns=METRICS_COLUMNS))
         self._rows += rows
         self._keys.update(keys)
@@ -177,7 +223,8 @@ class StudyWriter:
         """Write ``metrics.csv``, ``summary.csv`` (with the published values) and ``run.json``.
 
         Returns ``{"metrics": path, "summary": path, "run": path}``, or ``{}`` off the main process.
-        ``run.json`` is written last: its presence marks a finished run.
+        The three files are written into the staging folder (``run.json`` last), which then
+        replaces the study folder; figures saved later go straight to the study folder.
         """
         if not self._rows:
             raise ValueError(f"study {self.study!r}: finish() called before any add()")
@@ -191,11 +238,14 @@ class StudyWriter:
                       variants=sorted(metrics["variant"].unique().tolist()),
                       seeds=sorted(int(s) for s in metrics["seed"].unique()),
                       n_rows=len(metrics), **(extra or {}))
-        out = {kind: self.dir / name for kind, name in FILES.items()}
-        write_csv(out["metrics"], metrics)
-        write_csv(out["summary"], summary)
-        io.write_json(out["run"], record)
-        return out
+        staged = {kind: self.write_dir / name for kind, name in FILES.items()}
+        write_csv(staged["metrics"], metrics)
+        write_csv(staged["summary"], summary)
+        io.write_json(staged["run"], record)
+        if not self._finished:
+            _swap_in(staging_dir(self.dir), self.dir)
+            self._finished = True
+        return {kind: self.dir / name for kind, name in FILES.items()}
 
     def _paper(self) -> pd.DataFrame | None:
         if self.study not in PAPER_STUDIES:
@@ -206,6 +256,17 @@ class StudyWriter:
             warnings.warn(f"summary.csv of {self.study!r} written without published values: {err}",
                           stacklevel=3)
             return None
+
+
+def _swap_in(staged: Path, target: Path) -> None:
+    """Replace folder ``target`` by ``staged`` with two renames (the old one is removed after)."""
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staged, target)
+    io.fsync_dir(target.parent)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _integer(name: str, value: Any, *, minimum: int) -> int:
@@ -269,20 +330,34 @@ def _paper_values(summary: pd.DataFrame, paper: pd.DataFrame | None) -> pd.Serie
 
 def read_metrics(path: Path) -> pd.DataFrame:
     """Read a metrics.csv with its dtypes (seed and n_images integers)."""
-    df = pd.read_csv(path, dtype={"variant": str, "depth_range": str}, keep_default_na=False)
+    try:
+        df = pd.read_csv(path, dtype={"variant": str, "depth_range": str}, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as err:
+        raise _damaged(path, err) from err
     if list(df.columns) != METRICS_COLUMNS:
         raise ValueError(f"{path}: columns {list(df.columns)} differ from {METRICS_COLUMNS}")
-    return df.astype({"seed": int, "n_images": int, "value": float})
+    try:
+        return df.astype({"seed": int, "n_images": int, "value": float})
+    except (ValueError, TypeError) as err:
+        raise _damaged(path, err) from err
+
+
+def _damaged(path: Path, err: Exception) -> ValueError:
+    return ValueError(f"{path} is damaged or truncated ({type(err).__name__}: {str(err)[:120]}); rerun the "
+                      f"notebook that writes study {path.parent.name!r} to rewrite it")
 
 
 def _read(kind: str, path: Path) -> pd.DataFrame | dict:
     if kind == "metrics":
         return read_metrics(path)
-    if kind == "summary":
-        df = pd.read_csv(path, dtype={"variant": str, "depth_range": str}, keep_default_na=False,
-                         na_values={"paper": [""]})
-        return df.astype({"mean": float, "std": float, "n_seeds": int, "paper": float})
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        if kind == "summary":
+            df = pd.read_csv(path, dtype={"variant": str, "depth_range": str}, keep_default_na=False,
+                             na_values={"paper": [""]})
+            return df.astype({"mean": float, "std": float, "n_seeds": int, "paper": float})
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, KeyError, TypeError, pd.errors.ParserError) as err:
+        raise _damaged(path, err) from err
 
 
 def load(profile: str, study: str | None = None, kind: str = "metrics",
@@ -291,7 +366,10 @@ def load(profile: str, study: str | None = None, kind: str = "metrics",
 
     With ``study=None`` the frames of every study of the profile are concatenated (``"run"``: a dict
     study -> record). ``profile="paper"`` returns :func:`load_paper` (kind ``"metrics"`` only).
-    A missing file raises ``FileNotFoundError`` naming the path and the command that produces it.
+    A missing file raises ``FileNotFoundError`` naming the path and the command that produces it;
+    a study folder whose files disagree (:func:`incomplete_reason`) raises
+    :class:`IncompleteStudyError` (a ``FileNotFoundError``), and with ``study=None`` it is left out
+    with a warning.
     """
     if kind not in FILES:
         raise ValueError(f"kind must be one of {sorted(FILES)}, got {kind!r}")
@@ -304,13 +382,29 @@ def load(profile: str, study: str | None = None, kind: str = "metrics",
         path = base / study / FILES[kind]
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist; {_produce_hint(profile, study)}")
+        reason = incomplete_reason(path.parent)
+        if reason:
+            raise IncompleteStudyError(f"{path.parent} is incomplete: {reason}; {_produce_hint(profile, study)}")
         return _read(kind, path)
-    found = sorted(base.glob(f"*/{FILES[kind]}"))
+    found = complete_studies(base, FILES[kind])
     if not found:
         raise FileNotFoundError(f"no {FILES[kind]} under {base}; {_produce_hint(profile, None)}")
     if kind == "run":
         return {p.parent.name: _read(kind, p) for p in found}
     return pd.concat([_read(kind, p) for p in found], ignore_index=True)
+
+
+def complete_studies(base: Path, filename: str = FILES["summary"]) -> list[Path]:
+    """``<study>/<filename>`` of each finished study under ``base`` (a profile folder), sorted;
+    hidden staging folders are skipped and incomplete studies are left out with a warning."""
+    found = []
+    for path in sorted(base.glob(f"[!.]*/{filename}")):
+        reason = incomplete_reason(path.parent)
+        if reason:
+            warnings.warn(f"{path.parent} is incomplete and left out: {reason}", stacklevel=3)
+        else:
+            found.append(path)
+    return found
 
 
 def compare(profile: str, study: str, *, root: Path | None = None, protocol: str | None = None,
