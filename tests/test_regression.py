@@ -27,7 +27,8 @@ and threshold metrics of barely trained models jump (delta1 0.0127 vs 0.0498 at 
 notebook 02; HEG-S validation accuracy 0.125 vs 0 on 8 images). No tolerance on a trained smoke
 number can both pass everywhere and catch a real change.
 
-What is checked instead (baselines recorded by ``tests/regression/record.py``):
+What is checked instead (Decision X1; tolerances: Decision X2; baselines recorded by
+``tests/regression/record.py``):
 
 - ``probes_expected.csv``: the fixed computations of ``probes.py`` (dataset statistics, metrics of
   fixed predictions under every protocol, every loss and every study variant's loss on fixed

@@ -11,7 +11,7 @@ variant, seed, protocol, depth_range, metric, with ``check`` = ``exact`` or ``ra
 a change that moves them must be deliberate and re-record them in the same commit. The check
 tolerates rows and studies that are not in a baseline, so record again after adding some.
 
-The tolerances are about 30x the largest spread measured across ``ATEN_CPU_CAPABILITY=default``
+The tolerances (Decision X2) are about 30x the largest spread measured across ``ATEN_CPU_CAPABILITY=default``
 and ``avx2`` with ``OMP_NUM_THREADS=1`` and ``2`` (numbers in ``tests/test_regression.py``).
 """
 
