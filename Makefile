@@ -12,7 +12,13 @@ PYTEST_ARGS ?=
 # notebooks run at once by `make study`: 2 on CPU profiles (each kernel gets half the cores), 1 on a GPU
 JOBS ?= $(if $(filter cpu smoke,$(PROFILE)),2,1)
 
-.PHONY: study test test-unit test-notebooks lab bench synth clean-venv
+# the environment every test tier runs under (smoke profile, outputs in .cache/, never in results/)
+TEST_ENV := DEPTHSTUDY_PROFILE=smoke TQDM_DISABLE=1 MPLBACKEND=Agg DEPTHSTUDY_RESULTS=$(CURDIR)/.cache/test-results \
+	DEPTHSTUDY_CACHE=$(CURDIR)/.cache/test-cache
+# notebooks of `make test-fast`: quick ones that need no other notebook's trained models
+FAST_NOTEBOOKS ?= notebooks/01_datasets.ipynb
+
+.PHONY: study test test-unit test-fast lint lab bench synth clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,9 +35,19 @@ study: $(STAMP)
 ## test: unit tests, every notebook under nbval (smoke profile), runner and torchrun tests
 test: $(STAMP)
 	rm -rf .cache/test-results .cache/test-cache/runs
-	DEPTHSTUDY_PROFILE=smoke TQDM_DISABLE=1 MPLBACKEND=Agg DEPTHSTUDY_RESULTS=$(CURDIR)/.cache/test-results \
-		DEPTHSTUDY_CACHE=$(CURDIR)/.cache/test-cache \
-		$(PY) -m pytest notebooks tests --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest notebooks tests --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+
+## test-unit: the tests in tests/ not marked slow (no notebooks, no torchrun, no smoke study)
+test-unit: $(STAMP)
+	$(TEST_ENV) $(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+
+## test-fast: test-unit plus $(FAST_NOTEBOOKS) under nbval, for iteration (under 3 min on 2 cores)
+test-fast: $(STAMP)
+	$(TEST_ENV) $(PY) -m pytest tests $(FAST_NOTEBOOKS) -m "not slow" --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+
+## lint: ruff over the tree (configuration in pyproject.toml)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 ## lab: JupyterLab on notebooks/ with the project's environment as the python3 kernel
 lab: $(STAMP)

@@ -23,6 +23,7 @@ def quick_report(tmp_path_factory):
     return report
 
 
+@pytest.mark.slow
 def test_quick_run_writes_json_with_provenance_and_figures(quick_report):
     saved = json.loads(open(quick_report["path"]).read())
     assert quick_report["path"].endswith("cpu-1threads-quick.json")
@@ -133,6 +134,7 @@ def test_profile_sizes_follow_the_profile():
         228, 304, 50, 8, (1, 32))
 
 
+@pytest.mark.slow
 def test_isolated_measurement_reports_its_own_peak_memory(tmp_path):
     report = bench.run(quick=True, only=["infer_cliffnet_b1"], variants=["eager"], device="cpu",
                        out_dir=tmp_path, threads=1, isolate=True)

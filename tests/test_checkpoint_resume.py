@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from depthstudy.engine import load_checkpoint
@@ -25,6 +26,7 @@ def _run(out: Path, steps: int, every: int, kill_at: int = 0) -> subprocess.Comp
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     # 10 samples, batch 4 -> 2 batches per epoch: the kill at step 5 falls after an epoch boundary
     # and the lr decay (after step 5), with dropout and BN running stats in play.

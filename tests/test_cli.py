@@ -1,6 +1,7 @@
 """The `depthstudy` command: data synth / verify, and the nyu profile end to end on a fixture."""
 
 import pandas as pd
+import pytest
 
 from depthstudy import cli
 from depthstudy.data.nyu_fixture import write_fixture_root
@@ -25,6 +26,7 @@ def test_data_verify_reports_missing_and_passes_on_fixture(tmp_path, capsys):
     assert cli.main(["data", "verify", "nosuch", "--root", str(tmp_path)]) == 2
 
 
+@pytest.mark.slow
 def test_nyu_profile_runs_the_datasets_notebook_on_a_fixture(tmp_path, monkeypatch, capsys):
     write_fixture_root(tmp_path / "nyu", n_images=8, height=48, width=64)
     monkeypatch.setenv("DEPTHSTUDY_NYU_ROOT", str(tmp_path / "nyu"))

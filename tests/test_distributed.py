@@ -15,7 +15,7 @@ import pytest
 SCRIPT = Path(__file__).parent / "_scripts" / "train_ddp.py"
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.distributed
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 
 def _run(args: list[str], out: Path) -> dict:

@@ -1,13 +1,13 @@
 """End to end: `depthstudy run` executes a notebook with papermill, injects parameters, writes results."""
 
-import json
 
 import nbformat
-import pandas as pd
+import pytest
 
 from depthstudy import cli, results
 
 
+@pytest.mark.slow
 def test_run_datasets_notebook_with_parameters(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DEPTHSTUDY_RESULTS", str(tmp_path))
     monkeypatch.setenv("DEPTHSTUDY_CACHE", str(tmp_path / "cache"))

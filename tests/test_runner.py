@@ -41,6 +41,7 @@ def test_discover_orders_and_reads_dependencies(nbdir):
     assert specs[2].depends_on == ("02_broken",)
 
 
+@pytest.mark.slow
 def test_run_injects_params_skips_dependents_and_continues(nbdir, tmp_path):
     results = tmp_path / "results"
     runs = runner.run("smoke", params={"scale": 21}, notebook_dir=nbdir, results_root=results, log=lambda s: None)
@@ -88,6 +89,7 @@ def test_cli_errors_exit_2_and_name_the_problem(capsys):
     assert "bogus_param" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_parallel_jobs_respect_dependencies_run_last_and_attribute_outputs(tmp_path, monkeypatch):
     """jobs=2: a dependent notebook sees its dependency's file, the run_last report sees every
     output, kernels get cpu_count // 2 threads, and overlapping notebooks keep their own outputs."""
@@ -98,8 +100,8 @@ def test_parallel_jobs_respect_dependencies_run_last_and_attribute_outputs(tmp_p
             "def study(name):\n    p = root / name\n    p.mkdir(parents=True, exist_ok=True)\n    return p\n")
     finish = "(p / 'run.json').write_text(json.dumps({'notebook': os.environ['DEPTHSTUDY_NOTEBOOK']}))\n"
     _write_nb(folder, "01_slow", head + "time.sleep(3)\np = study('slow')\n(p / 'a.txt').write_text('A')\n" + finish)
-    _write_nb(folder, "02_fast", head + "p = study('fast')\n(p / 'b.txt').write_text(os.environ.get('OMP_NUM_THREADS', ''))\n"
-              + finish)
+    _write_nb(folder, "02_fast", head + "p = study('fast')\n"
+              "(p / 'b.txt').write_text(os.environ.get('OMP_NUM_THREADS', ''))\n" + finish)
     _write_nb(folder, "03_needs_slow", head + "p = study('child')\n"
               "(p / 'c.txt').write_text((root / 'slow' / 'a.txt').read_text() + 'C')\n" + finish,
               depends_on=["01_slow"])
@@ -151,6 +153,7 @@ def test_longest_chain_starts_first(tmp_path):
     assert runner.previous_durations(out) == {"02_b": 12.5}
 
 
+@pytest.mark.slow
 def test_workers_exit_when_the_runner_is_killed(tmp_path):
     """SIGKILL the runner mid-notebook: its worker and kernel processes go away with it."""
     import os
