@@ -417,6 +417,8 @@ def variant_bars(summary: pd.DataFrame, study: str, metrics: Sequence[str], orde
     bar, the paper's value as a marker where it exists. Returns the matplotlib figure."""
     import matplotlib.pyplot as plt
 
+    from . import viz
+
     rows = summary[(summary["study"] == study) & (summary["depth_range"] == depth_range)]
     variants = [v for v in order if v in set(rows["variant"])] or sorted(set(rows["variant"]))
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.0), squeeze=False)
@@ -429,10 +431,11 @@ def variant_bars(summary: pd.DataFrame, study: str, metrics: Sequence[str], orde
         ax.set_xticks(list(x), variants, rotation=45, ha="right", fontsize=8)
         ax.set_title(metric + (" (higher better)" if metric in HIGHER_IS_BETTER else " (lower better)"),
                      fontsize=9)
-    axes[0][0].legend(fontsize=7)
+        ax.set_ylabel(viz.metric_label(metric), fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
+    viz.legend_outside(fig, axes[0][0])
     return fig
 
 
