@@ -135,9 +135,10 @@ def _wide(frame: pd.DataFrame, values: str, study: str) -> pd.DataFrame:
 
 def wide_ours(summary: pd.DataFrame, study: str, digits: int = 3) -> pd.DataFrame:
     """Our rows of ``study``: one per variant (and depth range / protocol where several), one
-    column per metric, each cell "mean ± std (n=seeds)"."""
+    column per metric, each cell "mean ± std (n=seeds)" with non-breaking spaces (a table cell
+    never wraps inside a value)."""
     rows = summary[summary["study"] == study]
-    cells = rows.assign(cell=[_fmt(m, s, int(n), digits) for m, s, n in
+    cells = rows.assign(cell=[_fmt(m, s, int(n), digits).replace(" ", "\u00a0") for m, s, n in
                               zip(rows["mean"], rows["std"], rows["n_seeds"])])
     return _wide(cells, "cell", study)
 
@@ -451,7 +452,7 @@ REPORT_CSS = """
 body { max-width: 1500px; margin: 0 auto; }
 table.depthstudy-table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.2em; }
 table.depthstudy-table th, table.depthstudy-table td { border: 1px solid #ccc; padding: 2px 6px;
-  text-align: left; vertical-align: top; white-space: nowrap; }
+  text-align: left; vertical-align: top; }
 table.depthstudy-table thead th { background: #f0f0f0; }
 figure.depthstudy-figure { margin: 0.5em 0 2em; }
 figure.depthstudy-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }

@@ -126,7 +126,7 @@ def test_wide_tables_and_status(tmp_path):
     summary, found, _ = report.gather("cpu", root=tmp_path)
     ours = report.wide_ours(summary, "loss_comparison")
     assert list(ours.columns) == ["variant", "rmse", "delta1"] and list(ours["variant"]) == ["l1", "heg_s"]
-    assert ours.loc[1, "rmse"] == "0.520 ± 0.020 (n=3)"
+    assert ours.loc[1, "rmse"] == "0.520\u00a0±\u00a00.020\u00a0(n=3)"
     paper = report.wide_paper("loss_comparison")
     assert "heg_s" in set(paper["variant"]) and "rmse" in paper.columns
     status = report.study_status(found, "cpu", root=tmp_path).set_index("study")
