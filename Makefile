@@ -1,6 +1,7 @@
 # depthstudy: the two commands are `make study` and `make test`.
-# Each target creates .venv and installs what it needs on first use (torch==2.13.0 first, so pip
-# never pulls a CUDA build of torch; then the package with its notebook and test extras).
+# Each target creates .venv and installs what it needs on first use: torch==2.13.0 first, from
+# $(TORCH_INDEX) (the CPU build where `nvidia-smi` sees no GPU, the CUDA build where it does; set
+# TORCH_INDEX= to use only pip's own configuration), then the package with its notebook and test extras.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,6 +9,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.depthstudy-installed
 PROFILE ?= cpu
 TORCH_SPEC ?= torch==2.13.0
+# torch's wheel index: the +cpu / +cuXXX build on it outranks PyPI's build of the same version
+HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+TORCH_CUDA ?= cu128
+TORCH_INDEX ?= https://download.pytorch.org/whl/$(if $(HAS_GPU),$(TORCH_CUDA),cpu)
+# JupyterLab refuses to run as root (e.g. in a Docker container) unless told to
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 PYTEST_ARGS ?=
 # notebooks run at once by `make study`: 2 on CPU profiles (each kernel gets half the cores), 1 on a GPU
 JOBS ?= $(if $(filter cpu smoke,$(PROFILE)),2,1)
@@ -23,7 +30,7 @@ FAST_NOTEBOOKS ?= notebooks/01_datasets.ipynb
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e ".[notebooks,test]"
 	$(PY) -c "import torch, depthstudy; print('depthstudy', depthstudy.__version__, 'torch', torch.__version__)"
 	touch $(STAMP)
@@ -51,7 +58,7 @@ lint: $(STAMP)
 
 ## lab: JupyterLab on notebooks/ with the project's environment as the python3 kernel
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/
 
 ## bench: speed figures for this machine -> results/bench/<device>.json
 bench: $(STAMP)

@@ -3,8 +3,12 @@
 Every location can be overridden by an environment variable so that tests, notebooks run by
 papermill and users in JupyterLab agree on one place:
 
-- ``DEPTHSTUDY_RESULTS``: results root (default ``<repo>/results`` for a source checkout,
-  else ``./results``).
+- ``DEPTHSTUDY_RESULTS``: results root. Default: ``<repo>/results`` for a source checkout, else
+  ``./results``; but inside a Jupyter kernel (a notebook opened in JupyterLab, or executed by
+  nbclient without the variable) the scratch root :func:`scratch_results_dir`,
+  ``<cache>/scratch-results``, so an interactive run never writes into the committed
+  ``results/`` (Decision X21). ``depthstudy run``, ``make test`` and ``make study`` set the
+  variable for their kernels.
 - ``DEPTHSTUDY_CACHE``: cache root for generated data (default ``$XDG_CACHE_HOME/depthstudy``
   or ``~/.cache/depthstudy``).
 
@@ -17,6 +21,7 @@ where a folder is expected raises ``ValueError`` naming it.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -67,8 +72,21 @@ def results_dir() -> Path:
     env = env_folder("DEPTHSTUDY_RESULTS")
     if env:
         return env
+    if in_jupyter_kernel():
+        return scratch_results_dir()
     root = repo_root()
     return (root / "results") if root else Path.cwd() / "results"
+
+
+def in_jupyter_kernel() -> bool:
+    """True inside a running IPython kernel (JupyterLab, nbclient, papermill)."""
+    kernelapp = sys.modules.get("ipykernel.kernelapp")
+    return bool(kernelapp is not None and kernelapp.IPKernelApp.initialized())
+
+
+def scratch_results_dir() -> Path:
+    """Results root of interactive notebook runs: ``<cache_dir()>/scratch-results``."""
+    return cache_dir() / "scratch-results"
 
 
 def cache_dir() -> Path:

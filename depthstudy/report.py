@@ -6,28 +6,39 @@
   HEG-R runs of the loss comparison beside CLIFFNet's Table 4 rows CLIFFNet-S / CLIFFNet-R.
 - The claims table comes from :func:`depthstudy.results.evidence.claims_table` (the evidence layer
   decides every verdict; nothing here does).
-- :func:`export_html` renders an executed notebook to standalone HTML.
+- Layout (Decision X22): :func:`wide_ours` / :func:`wide_paper` give a study's table the paper's
+  way (variants as rows, metrics as columns; ours as "mean ± std (n=seeds)", the published table in
+  its own block), :func:`full_html` renders any frame in full (no truncation, no index),
+  :func:`figure_html` embeds a figure at the page width with the caption of
+  :data:`FIGURE_CAPTIONS` (what to look for), :func:`study_status` gives each study's notebook,
+  commit and date.
+- :func:`export_html` renders an executed notebook to standalone HTML with a title, a table of
+  contents of its headings and a wide-table style sheet.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import json
+import re
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
 from . import io, paths
-from .results import HIGHER_IS_BETTER, load_paper
+from .results import HIGHER_IS_BETTER, METRIC_KEYS, PAPER_STUDIES, load_paper
 
 #: Notebook -> study, in study order (Jiao studies 02-07, CLIFFNet 08-12).
 EXPECTED_STUDIES: tuple[tuple[str, str], ...] = (
     ("01_datasets", "datasets"),
-    ("02-07 (Jiao)", "structures"),
-    ("02-07 (Jiao)", "branch_split"),
-    ("02-07 (Jiao)", "attention_loss"),
-    ("02-07 (Jiao)", "depth_range"),
-    ("02-07 (Jiao)", "attention_maps"),
-    ("02-07 (Jiao)", "weak_supervision"),
+    ("02_structures", "structures"),
+    ("03_branch_split", "branch_split"),
+    ("04_attention_loss", "attention_loss"),
+    ("05_depth_range", "depth_range"),
+    ("06_attention_maps", "attention_maps"),
+    ("07_weak_supervision", "weak_supervision"),
     ("08_heg_training", "heg_training"),
     ("09_loss_comparison", "loss_comparison"),
     ("10_loss_gradients", "loss_gradients"),
@@ -59,10 +70,152 @@ def gather(profile: str, root: Path | None = None) -> tuple[pd.DataFrame, list[s
     return summary, found, missing
 
 
-def study_status(found: Sequence[str]) -> pd.DataFrame:
-    """One row per expected study: notebook, study, ``present`` or ``missing``."""
-    return pd.DataFrame([{"notebook": nb, "study": s, "status": "present" if s in found else "missing"}
-                         for nb, s in EXPECTED_STUDIES])
+def study_status(found: Sequence[str], profile: str | None = None, root: Path | None = None) -> pd.DataFrame:
+    """One row per expected study: notebook, study, ``present`` or ``missing``; with ``profile``
+    also the commit (12 hex digits, "+dirty" for uncommitted changes) and the finish date (UTC) of
+    the run recorded in the study's ``run.json``."""
+    rows = []
+    for nb, study in EXPECTED_STUDIES:
+        row = {"notebook": nb, "study": study, "status": "present" if study in found else "missing"}
+        if profile is not None:
+            row.update(_run_record(profile_dir(profile, root) / study / "run.json"))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _run_record(path: Path) -> dict[str, str]:
+    """commit and finished (date, time) of a ``run.json``; empty strings where it is absent."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"commit": "", "finished (UTC)": ""}
+    git = record.get("git") or {}
+    commit = str(git.get("commit") or "")[:12] + ("+dirty" if git.get("dirty") else "")
+    finished = str(record.get("finished_utc") or "").replace("T", " ")[:16]
+    return {"commit": commit, "finished (UTC)": finished}
+
+
+def _row_keys(frame: pd.DataFrame) -> list[str]:
+    """variant, plus depth_range / protocol / dataset where the frame holds several of them."""
+    return ["variant"] + [c for c in ("depth_range", "protocol", "dataset")
+                          if c in frame and frame[c].nunique() > 1]
+
+
+def _wide(frame: pd.DataFrame, values: str, study: str) -> pd.DataFrame:
+    """Pivot long rows (variant, ..., metric, ``values``) to one row per variant, one column per
+    metric (study order of variants and depth ranges, :data:`METRIC_KEYS` order of metrics)."""
+    keys = _row_keys(frame)
+    wide = frame.drop_duplicates(keys + ["metric"]).pivot(index=keys, columns="metric", values=values)
+    metrics = [m for m in METRIC_KEYS if m in wide.columns] + [m for m in wide.columns if m not in METRIC_KEYS]
+    preferred = list(PAPER_STUDIES.get(study, {}).get("variants", {}))
+    wide = wide[metrics].reset_index()
+    order = [preferred.index(v) if v in preferred else len(preferred) for v in wide["variant"]]
+    sort = wide.assign(_order=order)
+    if "depth_range" in wide:
+        sort["_range"] = [float("inf") if r == "all" else float(str(r)[1:-1] or 0) for r in wide["depth_range"]]
+    by = ["_order", "variant"] + (["_range"] if "depth_range" in wide else [])
+    wide = sort.sort_values(by, kind="stable").drop(columns=[c for c in ("_order", "_range") if c in sort])
+    wide.columns.name = None
+    return wide.fillna("").reset_index(drop=True)
+
+
+def wide_ours(summary: pd.DataFrame, study: str, digits: int = 3) -> pd.DataFrame:
+    """Our rows of ``study``: one per variant (and depth range / protocol where several), one
+    column per metric, each cell "mean ± std (n=seeds)" with non-breaking spaces (a table cell
+    never wraps inside a value)."""
+    rows = summary[summary["study"] == study]
+    cells = rows.assign(cell=[_fmt(m, s, int(n), digits).replace(" ", "\u00a0") for m, s, n in
+                              zip(rows["mean"], rows["std"], rows["n_seeds"])])
+    return _wide(cells, "cell", study)
+
+
+def wide_paper(study: str, digits: int = 3) -> pd.DataFrame:
+    """The published table(s) of ``study`` the same way (NYU-Depth V2 values as printed); empty
+    for a study without published numbers."""
+    if study not in PAPER_STUDIES:
+        return pd.DataFrame()
+    paper = load_paper(study=study)
+    if paper.empty:
+        return pd.DataFrame()
+    cells = paper.assign(cell=[f"{v:.{digits}f}".rstrip("0").rstrip(".") for v in paper["value"]])
+    return _wide(cells, "cell", study)
+
+
+def paper_sources(study: str) -> str:
+    """The published tables of ``study``, e.g. "CLIFFNet (Wang et al. 2020) Table 5"."""
+    if study not in PAPER_STUDIES:
+        return ""
+    paper = load_paper(study=study)
+    return "; ".join(dict.fromkeys(str(s) for s in paper["source"])) if not paper.empty else ""
+
+
+def full_html(frame: pd.DataFrame, digits: int = 4) -> str:
+    """``frame`` as an HTML table in full: every row and column, whole cell texts, no index
+    (pandas' display limits and its "..." truncation do not apply); floats to ``digits``."""
+    if frame.empty:
+        return "<p><em>(no rows)</em></p>"
+    shown = frame.copy()
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = [("" if pd.isna(v) else f"{v:.{digits}g}") for v in shown[column]]
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.max_colwidth", None):
+        return shown.to_html(index=False, na_rep="", escape=True, classes="depthstudy-table", border=0)
+
+
+def heading_html(text: str, level: int = 3) -> str:
+    """An HTML heading with an id, so :func:`export_html` lists it in the table of contents."""
+    anchor = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return f'<h{level} id="{anchor}">{html.escape(text)}</h{level}>'
+
+
+#: Figure (file stem, or stem prefix ending in "_") -> caption: what it shows and what to look for.
+FIGURE_CAPTIONS: dict[str, str] = {
+    "samples": "Test samples: RGB, ground-truth depth (one colour scale for the grid) and NYU-40 labels. "
+               "Look for plausible room layouts and sensor-like holes (no colour) in the depth.",
+    "depth_histogram": "Distribution of valid depth pixels, train vs test (log density). The two splits "
+                       "should overlap, with NYU's long tail towards 10 m.",
+    "class_frequency_40": "Pixel fraction per NYU-40 class (log scale), train vs test: the imbalance the "
+                          "semantic focal loss addresses.",
+    "class_frequency_4": "Pixel fraction of the 4 coarse classes, train vs test.",
+    "qualitative_": "Predicted vs ground-truth depth on the same test views, one colour scale per grid "
+                    "(data-driven, see the colour bar). Look at object boundaries and far walls.",
+    "point_clouds": "Back-projected point clouds of prediction and ground truth. Look for flattened or "
+                    "bent walls and for objects detached from the floor.",
+    "metrics_vs_range": "Errors by ground-truth depth range (GT < 4, 6, 8 m, all). Lines that rise with "
+                        "range mean the model does worse on far pixels.",
+    "attention_": "Attention maps A(T) at three layers (colour bar: attention in [0, 1]). Look for high "
+                  "attention on far regions and object boundaries.",
+    "heg_training_curves": "HEG training loss per step; the dashed line is chance, ln(number of classes), "
+                           "for HEG-S. A curve that stays on it has not learned its task.",
+    "loss_comparison_bars": "Our loss comparison (bars: mean over seeds, error bars: seed std) with the "
+                            "paper's NYU values as black ticks. Compare bar heights with the error bars.",
+    "loss_comparison_curves": "Depth L1 term during training for each loss (log scale). Losses that end "
+                              "lower fit the depth better on the training set.",
+    "gradients_": "Magnitude of each loss's gradient w.r.t. the predicted depth. The HEG losses should "
+                  "put more gradient on edges and structure than L1 does.",
+    "cliff_ablation_": "CLIFF ablation (Fig. 4): each variant's mean over seeds with the seed std. A design "
+                       "choice helps when its removal raises the error by more than the error bars.",
+    "protocol_sensitivity": "The same predictions scored under each evaluation protocol. The spread "
+                            "between protocols is what a protocol mismatch alone would change.",
+}
+
+
+def figure_caption(name: str) -> str:
+    """The caption of the figure with file stem ``name`` (exact key, else the longest prefix key)."""
+    if name in FIGURE_CAPTIONS:
+        return FIGURE_CAPTIONS[name]
+    prefixes = [k for k in FIGURE_CAPTIONS if k.endswith("_") and name.startswith(k)]
+    return FIGURE_CAPTIONS[max(prefixes, key=len)] if prefixes else ""
+
+
+def figure_html(png: Path, caption: str | None = None) -> str:
+    """A PNG embedded as a data URI at the page width, captioned with its name and ``caption``
+    (default :func:`figure_caption`)."""
+    png = Path(png)
+    data = base64.b64encode(png.read_bytes()).decode("ascii")
+    text = figure_caption(png.stem) if caption is None else caption
+    return (f'<figure class="depthstudy-figure"><img src="data:image/png;base64,{data}" alt="{png.stem}">'
+            f"<figcaption><code>{html.escape(png.name)}</code> {html.escape(text)}</figcaption></figure>")
 
 
 def _fmt(mean: float, std: float, n: int, digits: int = 3) -> str:
@@ -125,6 +278,8 @@ def variant_bars(summary: pd.DataFrame, study: str, metrics: Sequence[str], orde
     bar, the paper's value as a marker where it exists. Returns the matplotlib figure."""
     import matplotlib.pyplot as plt
 
+    from . import viz
+
     rows = summary[(summary["study"] == study) & (summary["depth_range"] == depth_range)]
     variants = [v for v in order if v in set(rows["variant"])] or sorted(set(rows["variant"]))
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.0), squeeze=False)
@@ -137,18 +292,47 @@ def variant_bars(summary: pd.DataFrame, study: str, metrics: Sequence[str], orde
         ax.set_xticks(list(x), variants, rotation=45, ha="right", fontsize=8)
         ax.set_title(metric + (" (higher better)" if metric in HIGHER_IS_BETTER else " (lower better)"),
                      fontsize=9)
-    axes[0][0].legend(fontsize=7)
+        ax.set_ylabel(viz.metric_label(metric), fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
+    viz.legend_outside(fig, axes[0][0])
     return fig
 
 
-def export_html(executed_notebook: str | Path, out_path: str | Path, exclude_input: bool = True) -> Path:
+REPORT_CSS = """
+.jp-Cell, .jp-OutputArea-output { max-width: none; }
+body { max-width: 1500px; margin: 0 auto; }
+table.depthstudy-table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.2em; }
+table.depthstudy-table th, table.depthstudy-table td { border: 1px solid #ccc; padding: 2px 6px;
+  text-align: left; vertical-align: top; }
+table.depthstudy-table thead th { background: #f0f0f0; }
+figure.depthstudy-figure { margin: 0.5em 0 2em; }
+figure.depthstudy-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figure.depthstudy-figure figcaption { font-size: 13px; color: #333; max-width: 1100px; }
+nav.depthstudy-toc { border: 1px solid #ddd; background: #fafafa; padding: 0.5em 1.5em; margin: 1em 0; }
+nav.depthstudy-toc li.toc-h3 { margin-left: 1.5em; font-size: 90%; }
+"""
+
+
+def table_of_contents(body: str) -> str:
+    """A ``<nav>`` listing the ``<h2>``/``<h3>`` headings with ids of an HTML page."""
+    items = []
+    for level, anchor, inner in re.findall(r'<h([23])[^>]*\bid="([^"]+)"[^>]*>(.*?)</h\1>', body, flags=re.S):
+        text = html.unescape(re.sub(r"<[^>]+>", "", inner)).replace("¶", "").strip()
+        items.append(f'<li class="toc-h{level}"><a href="#{anchor}">{html.escape(text)}</a></li>')
+    return f'<nav class="depthstudy-toc"><strong>Contents</strong><ul>{"".join(items)}</ul></nav>' if items else ""
+
+
+def export_html(executed_notebook: str | Path, out_path: str | Path, exclude_input: bool = True,
+                title: str | None = None) -> Path:
     """Render an executed notebook to one standalone HTML file (atomic write); returns ``out_path``.
 
     Uses nbconvert's ``HTMLExporter`` (``notebooks`` extra); figures are embedded as data URIs, so
     the file stands alone. ``exclude_input`` hides the code cells (prompts are always hidden).
+    The page's ``<title>`` is ``title`` (default: the notebook's first heading), a table of contents
+    of its headings follows the first heading, and :data:`REPORT_CSS` lets tables and figures use
+    the page width.
     """
     import nbformat
     from nbconvert import HTMLExporter
@@ -156,11 +340,22 @@ def export_html(executed_notebook: str | Path, out_path: str | Path, exclude_inp
     path = Path(executed_notebook)
     if not path.is_file():
         raise FileNotFoundError(f"executed_notebook {path} does not exist")
+    nb = nbformat.read(path, as_version=4)
+    if title is None:
+        first = next((c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("#")), "")
+        title = first.splitlines()[0].lstrip("#").strip() if first else path.stem
     exporter = HTMLExporter(exclude_input=exclude_input, exclude_input_prompt=True,
                             exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(path, as_version=4))
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body = body.replace("</head>", f"<style>{REPORT_CSS}</style>\n</head>", 1)
+    toc = table_of_contents(body)
+    if toc:
+        body = re.sub(r"(</h1>)", lambda m: m.group(1) + toc, body, count=1)
     return io.write_text(Path(out_path), body)
 
 
 __all__ = ["EXPECTED_STUDIES", "TABLE4_ROWS", "export_html", "figures", "gather", "ours_vs_paper",
            "profile_dir", "study_status", "table4_rows", "variant_bars"]
+# report layout (Decision X22)
+__all__ += ["FIGURE_CAPTIONS", "REPORT_CSS", "figure_caption", "figure_html", "full_html", "heading_html",
+            "paper_sources", "table_of_contents", "wide_ours", "wide_paper"]

@@ -22,6 +22,24 @@ The runner
 - exports an executed notebook to HTML where its metadata asks for it
   (``metadata.depthstudy.export_html: "report.html"`` -> ``results/<profile>/report.html``);
 - returns one :class:`NotebookRun` per notebook; :func:`format_summary` renders the table.
+
+What the runner prints (plain lines, so a terminal and ``make study > log`` read the same):
+
+- ``[run ] <name> {params}`` when a notebook starts, and ``[ok  ]`` / ``[fail]`` / ``[skip]`` when
+  it ends; a failed notebook's line names the failing cell (``In [n]`` of the executed copy, its
+  first source line) and the executed copy that holds the traceback;
+- live progress while notebooks run (:class:`LiveProgress`): ``[....] <name> cell i/n, <elapsed>,
+  <executing copy>`` whenever a notebook moves to another cell (at most every
+  :data:`PROGRESS_POLL_S` seconds) and at least every :data:`PROGRESS_HEARTBEAT_S` seconds. It is
+  read from the executing copy, which papermill saves at every cell start.
+
+Kernel log (Decision X20): the kernels run with ``--IPKernelApp.log_level=CRITICAL``
+(:data:`KERNEL_ARGS`). At its default level ipykernel prints two messages on every notebook that
+look like failures and are not: "Kernel is running over TCP without encryption" (the kernel
+listens on 127.0.0.1 ports, as every local Jupyter kernel does), and "KeyboardInterrupt caught
+in kernel", because ``jupyter_client`` interrupts (SIGINT) every kernel before asking it to shut
+down, also after a successful run. Errors of the notebook's own code still reach the runner:
+they come back as cell outputs, not through the kernel's log.
 """
 
 from __future__ import annotations
@@ -45,6 +63,11 @@ from .profiles import get_profile
 
 KERNEL = "python3"
 NOTEBOOK_ENV = "DEPTHSTUDY_NOTEBOOK"
+#: Extra kernel arguments: silence ipykernel's own log (module docstring, Decision X20).
+KERNEL_ARGS = ("--IPKernelApp.log_level=CRITICAL",)
+#: Seconds between looks at the executing copies, and the longest silence of a running notebook.
+PROGRESS_POLL_S = 10.0
+PROGRESS_HEARTBEAT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -194,7 +217,7 @@ def run(
     *,
     notebook_dir: Path | None = None,
     results_root: Path | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
     execution_timeout: int | None = None,
     jobs: int = 1,
 ) -> list[NotebookRun]:
@@ -203,7 +226,8 @@ def run(
     Args:
         jobs: notebooks executed at once (each in its own process); see the module docstring.
     Raises ``ValueError`` before running anything for an unknown profile, notebook or parameter,
-    or a ``jobs`` below 1.
+    or a ``jobs`` below 1. ``log`` receives every line (default: print and flush, so progress
+    reaches a log file as it happens).
     """
     get_profile(profile)
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
@@ -226,13 +250,19 @@ def run(
     context = multiprocessing.get_context("spawn")  # no inherited torch/OpenMP state in workers
     pool = cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(env,))
     try:
-        return _schedule(specs, pool, jobs, params_for, out_dir, root / profile, log, execution_timeout)
+        runs = _schedule(specs, pool, jobs, params_for, out_dir, root / profile, log or _print,
+                         execution_timeout)
     except KeyboardInterrupt:
         _stop_workers(pool)
         _remove_partials(out_dir, specs)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    return attribute_outputs(runs, root / profile)
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
 
 
 def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
@@ -304,6 +334,7 @@ def _schedule(specs, pool, jobs, params_for, out_dir, profile_dir, log, timeout)
     lengths = chain_lengths(specs, previous_durations(out_dir))
     pending = sorted(specs, key=lambda s: -lengths[s.name])  # stable: study order among equals
     running: dict[cf.Future, NotebookSpec] = {}
+    progress = LiveProgress(out_dir)
     while pending or running:
         for spec in list(pending):
             blockers = [d for d in spec.depends_on if d in done and done[d].status != "ok"]
@@ -319,14 +350,16 @@ def _schedule(specs, pool, jobs, params_for, out_dir, profile_dir, log, timeout)
                 continue
             pending.remove(spec)
             log(f"[run ] {spec.name} {params_for[spec.name]}")
+            progress.start(spec.name)
             running[pool.submit(_execute, spec, params_for[spec.name], out_dir, profile_dir, timeout)] = spec
-        finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+        finished, _ = cf.wait(running, timeout=PROGRESS_POLL_S, return_when=cf.FIRST_COMPLETED)
         for future in finished:
             result = future.result()
             del running[future]
             done[result.name] = result
-            log(f"[{result.status:<4}] {result.name} in {result.wall_s:.1f} s"
-                + (f": {result.error}" if result.error else ""))
+            log(finish_line(result))
+        for line in progress.lines([s.name for s in running.values()]):
+            log(line)
     return [done[s.name] for s in specs]
 
 
@@ -345,7 +378,7 @@ def _execute(spec: NotebookSpec, params: dict[str, Any], out_dir: Path, profile_
         papermill.execute_notebook(
             str(spec.path), str(partial), parameters=params, kernel_name=KERNEL, language="python",
             cwd=str(spec.path.parent), progress_bar=False, execution_timeout=timeout,
-            **_quiet_kernel(timeout),
+            extra_arguments=list(KERNEL_ARGS),
         )
     except KeyboardInterrupt:
         partial.unlink(missing_ok=True)
@@ -362,15 +395,23 @@ def _execute(spec: NotebookSpec, params: dict[str, Any], out_dir: Path, profile_
         from .report import export_html
 
         export_html(final, profile_dir / spec.export_html)
-    changed = sorted(str(p.relative_to(profile_dir)) for p in _changed(profile_dir, before)
-                     if p.parent != out_dir and _written_by(p, profile_dir, spec.name))
+    changed = sorted(str(p.relative_to(profile_dir)) for p in _changed(profile_dir, before) if p.parent != out_dir)
     return NotebookRun(spec.name, status, wall, final if final.exists() else None, changed, error)
 
 
-def _quiet_kernel(timeout: int | None) -> dict[str, Any]:
-    """Client options that keep a kernel stopped by ``--timeout`` from printing a zmq traceback
-    (it logs one while its socket closes); the timeout itself is reported by ``_short_error``."""
-    return {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]} if timeout else {}
+def attribute_outputs(runs: Sequence[NotebookRun], profile_dir: Path) -> list[NotebookRun]:
+    """Keep in each run's ``outputs`` only the files it wrote, judged once every notebook has ended.
+
+    A worker lists every file that changed under ``results/<profile>/`` while its notebook ran; with
+    ``jobs > 1`` that includes files of notebooks running at the same time. A file in a study
+    folder belongs to the notebook named in that folder's ``run.json``; read at the end, this also
+    covers a folder whose ``run.json`` did not exist yet when an overlapping notebook finished.
+    Files outside study folders, and study folders without ``run.json`` even at the end (a failed
+    study), stay with every run that saw them change.
+    """
+    for r in runs:
+        r.outputs = [o for o in r.outputs if _written_by(profile_dir / o, profile_dir, r.name)]
+    return list(runs)
 
 
 def _install_executed(partial: Path, final: Path) -> str:
@@ -413,13 +454,86 @@ def _changed(folder: Path, before: dict[Path, float]) -> list[Path]:
 
 
 def _short_error(exc: Exception, timeout: int | None = None) -> str:
+    """``ename: evalue`` (first line), prefixed with the failing cell for a notebook error."""
     if isinstance(exc, TimeoutError) and timeout:
         return f"a cell ran longer than --timeout {timeout} s and was stopped"
     if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
         return f"{type(exc).__name__}: {exc.strerror} while writing the executed notebook"
     ename = getattr(exc, "ename", type(exc).__name__)
     evalue = getattr(exc, "evalue", str(exc))
-    return f"{ename}: {evalue}".strip().splitlines()[0][:300]
+    message = f"{ename}: {evalue}".strip().splitlines()[0][:300]
+    return f"{failing_cell(exc)}: {message}" if hasattr(exc, "exec_count") else message
+
+
+def failing_cell(exc: Exception) -> str:
+    """``cell In [n] "first source line"`` of a ``PapermillExecutionError`` (``n`` as the executed
+    copy numbers it; the injected-parameters cell counts)."""
+    source = next((line.strip() for line in str(getattr(exc, "source", "")).splitlines() if line.strip()), "")
+    source = source if len(source) <= 60 else source[:57] + "..."
+    return f'cell In [{getattr(exc, "exec_count", "?")}] "{source}"'
+
+
+def finish_line(result: NotebookRun) -> str:
+    """The log line of a finished notebook; a failed one also names its executed copy."""
+    line = f"[{result.status:<4}] {result.name} in {result.wall_s:.1f} s"
+    line += f": {result.error}" if result.error else ""
+    if result.status == "failed" and result.output is not None:
+        line += f" (traceback in {_shown_path(result.output)})"
+    return line
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when below it (shorter lines), else as is."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def notebook_progress(path: Path) -> tuple[int, int] | None:
+    """(current code cell, code cells) of an executing copy written by papermill, or None while
+    it is unreadable (not written yet, or caught mid-save). The current cell is the one papermill
+    marks ``running``, else the count of completed ones; both count the injected-parameters cell."""
+    try:
+        cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    except (OSError, ValueError, AttributeError):
+        return None
+    status = [c.metadata.get("papermill", {}).get("status") for c in cells]
+    current = status.index("running") + 1 if "running" in status else status.count("completed")
+    return current, len(cells)
+
+
+@dataclass
+class LiveProgress:
+    """Progress lines of the running notebooks, read from their executing copies in ``out_dir``."""
+
+    out_dir: Path
+    heartbeat_s: float = PROGRESS_HEARTBEAT_S
+    started: dict[str, float] = field(default_factory=dict)
+    shown: dict[str, tuple[tuple[int, int] | None, float]] = field(default_factory=dict)
+
+    def start(self, name: str) -> None:
+        self.started[name] = time.monotonic()
+        self.shown[name] = (None, self.started[name])
+
+    def lines(self, running: Iterable[str]) -> list[str]:
+        """One line per running notebook whose cell changed or that was silent for ``heartbeat_s``."""
+        out, now = [], time.monotonic()
+        for name in running:
+            partial = self.out_dir / f".{name}.running.ipynb"
+            state = notebook_progress(partial)
+            last_state, last_time = self.shown.get(name, (None, 0.0))
+            if state is None or (state == last_state and now - last_time < self.heartbeat_s):
+                continue
+            self.shown[name] = (state, now)
+            elapsed = _duration(now - self.started.get(name, now))
+            out.append(f"[....] {name} cell {state[0]}/{state[1]}, {elapsed}, executing copy {_shown_path(partial)}")
+        return out
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 def format_summary(runs: Sequence[NotebookRun]) -> str:

@@ -18,6 +18,26 @@ import torch  # noqa: E402
 from .data.classes import IGNORE_INDEX  # noqa: E402
 
 DEPTH_CMAP = "magma_r"
+#: Perceptual colormap of attention maps and other [0, 1] maps (Decision X23).
+MAP_CMAP = "viridis"
+
+#: Unit of each metric for axis labels ("" = dimensionless).
+METRIC_UNITS = {"rmse": "m", "sq_rel": "m", "abs_rel": "", "rmse_log": "log m", "log10": "log10 m",
+                "delta1": "fraction", "delta2": "fraction", "delta3": "fraction", "silog": "100 x log m",
+                "miou": "fraction", "pixel_acc": "fraction", "rmse_rel_gain": "fraction", "miou_rel_gain": "fraction"}
+
+
+def metric_label(metric: str) -> str:
+    """Axis label of a metric with its unit, e.g. ``"rmse [m]"``, ``"abs_rel [-]"``."""
+    return f"{metric} [{METRIC_UNITS.get(metric) or '-'}]"
+
+
+def legend_outside(fig, ax, **kwargs) -> None:
+    """The legend of ``ax``'s artists below the figure, where it covers no data (Decision X23)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=7,
+                   ncol=min(len(labels), 6), frameon=False, **kwargs)
 
 
 def to_numpy(x) -> np.ndarray:
@@ -55,8 +75,9 @@ def sample_grid(samples: Sequence[dict], num_classes: int, *, vmax: float | None
                 predictions: Sequence[dict] | None = None, titles: Sequence[str] | None = None):
     """Rows = samples; columns = RGB, GT depth, (predicted depth), semantic (, predicted semantic).
 
-    Depth panels share one colour scale from 0 to ``vmax`` metres (default: the 99th percentile
-    of all GT depths shown).
+    Depth panels share one colour scale from 0 to ``vmax`` metres. The rule for every
+    qualitative grid (Decision X23): leave ``vmax`` unset, so it is the 99th percentile of the GT
+    depths shown (a fixed 0-10 m scale paints 1-4 m rooms in one colour).
     """
     depths = [depth_hw(s["depth"]) for s in samples]
     vmax = vmax or float(np.nanpercentile(np.concatenate([d.ravel() for d in depths]), 99))

@@ -43,7 +43,9 @@ def test_collect_features_from_synergy_and_hooks():
     assert maps["backbone"].shape == (2, 32, 32)
     assert float(maps["backbone"].min()) == 0.0 and float(maps["backbone"].max()) == pytest.approx(1.0)
     fig = attention.attention_grid(images, maps, titles=attention.SYNERGY_LAYERS)
-    assert len(fig.axes) == 2 * 5
+    assert len(fig.axes) == 2 * 5 + 1  # panels and one colour bar (Decision X23)
+    assert fig.axes[1].images[0].get_cmap().name == "viridis"
+    assert "attention" in fig.axes[-1].get_ylabel()
 
 
 def test_collect_features_needs_features_output():

@@ -38,3 +38,57 @@ def test_export_html(tmp_path):
     assert "secret_source_line" in shown
     with pytest.raises(FileNotFoundError, match="executed_notebook"):
         report.export_html(tmp_path / "none.ipynb", tmp_path / "x.html")
+
+
+def test_report_notebook_html_is_complete_and_has_no_absolute_paths(tmp_path):
+    """The report notebook on a results root with a 70-row study: the exported page has a title,
+    a table of contents, every row (no pandas "..." rows), figures with captions, the claims in
+    full, and no path of this machine."""
+    import html
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from depthstudy import runner
+
+    root = tmp_path / "results"
+    writer = results.StudyWriter("depth_range", "smoke", root=root, dataset="synthrooms", protocol="synthetic",
+                                 params={})
+    for v in range(70):
+        writer.add(f"variant_{v:02d}", 0, {"rmse": 0.5 + v / 100, "abs_rel": 0.1}, n_images=4)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    writer.save_figure(fig, "metrics_vs_range")
+    writer.finish()
+    (run,) = runner.run("smoke", only=["13_report"], results_root=root, log=lambda line: None)
+    assert run.status == "ok", run.error
+    page = (root / "smoke" / "report.html").read_text()
+    assert "<title>13 · Report" in page and 'class="depthstudy-toc"' in page
+    assert "<td>...</td>" not in page and "<th>...</th>" not in page and "…" not in page
+    assert all(f"variant_{v:02d}" in page for v in range(70))
+    assert html.escape(report.figure_caption("metrics_vs_range")) in page
+    assert all(html.escape(claim, quote=False) in page for claim in {c.claim for c in report.CLAIMS})
+    assert "PosixPath" not in page and str(tmp_path) not in page
+    assert not re.search(r"(?<![\w.])/(home|work|tmp|root|Users|usr|opt|var)/", page)
+
+
+def test_wide_tables_and_status(tmp_path):
+    writer = results.StudyWriter("loss_comparison", "cpu", root=tmp_path, dataset="synthrooms",
+                                 protocol="synthetic", params={})
+    for seed, rmse in enumerate((0.50, 0.52, 0.54)):
+        writer.add("heg_s", seed, {"rmse": rmse, "delta1": 0.8}, n_images=4)
+        writer.add("l1", seed, {"rmse": rmse + 0.1, "delta1": 0.7}, n_images=4)
+    writer.finish()
+    summary, found, _ = report.gather("cpu", root=tmp_path)
+    ours = report.wide_ours(summary, "loss_comparison")
+    assert list(ours.columns) == ["variant", "rmse", "delta1"] and list(ours["variant"]) == ["l1", "heg_s"]
+    assert ours.loc[1, "rmse"] == "0.520\u00a0±\u00a00.020\u00a0(n=3)"
+    paper = report.wide_paper("loss_comparison")
+    assert "heg_s" in set(paper["variant"]) and "rmse" in paper.columns
+    status = report.study_status(found, "cpu", root=tmp_path).set_index("study")
+    assert status.loc["loss_comparison", "notebook"] == "09_loss_comparison"
+    assert status.loc["loss_comparison", "status"] == "present" and status.loc["loss_comparison", "commit"]
+    assert status.loc["structures", "commit"] == ""
+    big = pd.DataFrame({"text": ["x" * 300] * 80})
+    table = report.full_html(big)
+    assert table.count("x" * 300) == 80 and "..." not in table

@@ -245,6 +245,9 @@ def test_save_figure_png_and_svg(writer):
     plt.close(fig)
     assert [p.name for p in written] == ["loss_curve.png", "loss_curve.svg"]
     assert written[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    assert round(Image.open(written[0]).info["dpi"][0]) == 150  # Decision X23
     assert "<svg" in written[1].read_text()
     assert sorted(p.name for p in writer.figures_dir.iterdir()) == ["loss_curve.png", "loss_curve.svg"]
 

@@ -206,3 +206,36 @@ def test_dependencies_must_name_earlier_notebooks(tmp_path, deps, run_last, matc
         runner.run("smoke", notebook_dir=tmp_path, results_root=tmp_path / "results", log=lambda s: None)
     assert ".ipynb" in str(err.value)
     assert not (tmp_path / "results" / "smoke" / "notebooks").exists()
+
+
+def test_failure_line_names_the_cell_and_the_executed_copy(nbdir, tmp_path):
+    lines = []
+    runs = runner.run("smoke", only=["02_broken"], notebook_dir=nbdir, results_root=tmp_path, log=lines.append)
+    assert runs[0].status == "failed"
+    assert runs[0].error.startswith('cell In [3] "raise RuntimeError(\'boom\')": RuntimeError: boom')
+    (failed,) = [line for line in lines if line.startswith("[fail")]
+    assert f"traceback in {tmp_path / 'smoke' / 'notebooks' / '02_broken.ipynb'}" in failed
+
+
+def test_live_progress_reads_the_executing_copy(tmp_path):
+    nb = new_notebook(cells=[new_code_cell("a = 1"), new_code_cell("b = 2"), new_code_cell("c = 3")])
+    for cell, status in zip(nb.cells, ("completed", "running", "pending")):
+        cell.metadata["papermill"] = {"status": status}
+    nbformat.write(nb, tmp_path / ".07_x.running.ipynb")
+    progress = runner.LiveProgress(tmp_path, heartbeat_s=3600)
+    progress.start("07_x")
+    (line,) = progress.lines(["07_x"])
+    assert line.startswith("[....] 07_x cell 2/3, 0 s, executing copy ") and line.endswith(".07_x.running.ipynb")
+    assert progress.lines(["07_x"]) == []  # unchanged and within the heartbeat: silent
+    assert runner.notebook_progress(tmp_path / "missing.ipynb") is None
+
+
+def test_outputs_of_a_folder_whose_run_json_comes_later_go_to_its_notebook(tmp_path):
+    """The study folder had no run.json yet when the overlapping notebook ended."""
+    (tmp_path / "structures").mkdir()
+    (tmp_path / "structures" / "run.json").write_text('{"notebook": "02_structures"}')
+    runs = [runner.NotebookRun("01_datasets", "ok", outputs=["datasets/a.csv", "structures/b.csv"]),
+            runner.NotebookRun("02_structures", "ok", outputs=["structures/b.csv", "structures/run.json"])]
+    runner.attribute_outputs(runs, tmp_path)
+    assert runs[0].outputs == ["datasets/a.csv"]
+    assert runs[1].outputs == ["structures/b.csv", "structures/run.json"]

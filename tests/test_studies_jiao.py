@@ -173,3 +173,5 @@ def test_plot_metric_vs_range():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["<4m", "<8m", "all"]
     assert len(ax.lines) >= 2
+    assert ax.get_legend() is None and len(fig.legends) == 1  # legend off the data (Decision X23)
+    assert ax.get_ylabel() == "rmse [m]" and ax.get_xlabel() == "GT depth range [m]"

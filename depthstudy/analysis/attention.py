@@ -24,7 +24,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from ..viz import image_hwc, to_numpy  # noqa: E402
+from ..viz import MAP_CMAP, image_hwc, to_numpy  # noqa: E402
 
 #: Synergy-network feature -> figure column title.
 SYNERGY_LAYERS = {"backbone": "backbone (res5)", "bottleneck": "shared bottleneck (conv2)",
@@ -132,8 +132,9 @@ def depth_correlation(maps: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
 
 def attention_grid(images: torch.Tensor, maps: Mapping[str, torch.Tensor], *,
                    titles: Mapping[str, str] | None = None, row_labels: Sequence[str] | None = None,
-                   cmap: str = "jet", title: str = ""):
-    """Rows = images; columns = RGB, then each normalised map ([B,H,W]) beside it; ``title`` on top."""
+                   cmap: str = MAP_CMAP, title: str = ""):
+    """Rows = images; columns = RGB, then each normalised map ([B,H,W]) beside it; ``title`` on top;
+    one colour bar (attention in [0, 1], perceptual ``cmap``, Decision X23) for every map."""
     names = list(maps)
     n = images.shape[0]
     if any(m.shape[0] != n for m in maps.values()):
@@ -152,7 +153,9 @@ def attention_grid(images: torch.Tensor, maps: Mapping[str, torch.Tensor], *,
                 ax.set_ylabel(row_labels[r], fontsize=7)
     if title:
         fig.suptitle(title, fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.96 if title else 1))
+    fig.tight_layout(rect=(0, 0, 0.9, 0.96 if title else 1))
+    bar = fig.add_axes((0.915, 0.15, 0.015, 0.7))
+    fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(0.0, 1.0), cmap), cax=bar, label="attention A(T), normalised")
     return fig
 
 

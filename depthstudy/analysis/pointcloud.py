@@ -101,7 +101,7 @@ def pointcloud_figure(clouds: Mapping[str, tuple[np.ndarray, np.ndarray | None]]
     for k, (name, (pts, cols)) in enumerate(shown.items()):
         ax = fig.add_subplot(1, len(shown), k + 1, projection="3d")
         ax.scatter(pts[:, 0], pts[:, 2], -pts[:, 1], c=cols if cols is not None else pts[:, 2],
-                   s=point_size, linewidths=0, depthshade=False)
+                   s=point_size, linewidths=0, depthshade=False, rasterized=True)  # SVG stays small
         ax.set_xlim(lo[0], hi[0]), ax.set_ylim(lo[2], hi[2]), ax.set_zlim(-hi[1], -lo[1])
         ax.set_xlabel("x [m]", fontsize=7), ax.set_ylabel("z [m]", fontsize=7), ax.set_zlabel("-y [m]", fontsize=7)
         ax.tick_params(labelsize=6)

@@ -39,6 +39,8 @@ from depthstudy.results.schema import (KEY_COLUMNS, METRIC_KEYS, METRICS_COLUMNS
 FILES = {"metrics": "metrics.csv", "summary": "summary.csv", "run": "run.json"}
 #: Folders of results/ that are not profiles.
 RESERVED_PROFILES = ("paper", "bench")
+#: dots per inch of saved raster figures unless save_figure is told otherwise (Decision X23).
+FIGURE_DPI = 150
 _JOIN = ["study", "variant", "depth_range", "metric"]
 
 
@@ -211,6 +213,7 @@ class StudyWriter:
         check_name("figure name", name)
         if not is_main_process():
             return []
+        savefig_kwargs.setdefault("dpi", FIGURE_DPI)
         written = []
         for fmt in formats:
             path = self.figures_dir / f"{name}.{fmt}"

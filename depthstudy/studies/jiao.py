@@ -54,7 +54,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
-from .. import experiment, results  # noqa: E402
+from .. import experiment, results, viz  # noqa: E402
 from ..data.classes import IGNORE_INDEX  # noqa: E402
 from ..engine import resolve_device, train  # noqa: E402
 from ..experiment import Variant  # noqa: E402
@@ -365,11 +365,11 @@ def plot_metric_vs_range(summary: pd.DataFrame, metrics: Sequence[str], *, title
             ax.errorbar(xs, group["mean"], yerr=group["std"], marker="o", capsize=2, label=variant)
         ax.set_xticks([x_of[r] for r in ranges], ranges)
         ax.set_title(metric, fontsize=9)
-        ax.set_xlabel("GT depth range")
-    axes[0][0].legend(fontsize=7)
+        ax.set_xlabel("GT depth range [m]"), ax.set_ylabel(viz.metric_label(metric), fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
+    viz.legend_outside(fig, axes[0][0])
     return fig
 
 
