@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # notebooks run at once by `make study`: 2 on CPU profiles (each kernel gets half the cores), 1 on a GPU
 JOBS ?= $(if $(filter cpu smoke,$(PROFILE)),2,1)
 
-.PHONY: study test test-unit test-notebooks lab bench synth clean-venv
+.PHONY: study test test-unit test-notebooks lab bench gpu-check synth clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ lab: $(STAMP)
 ## bench: speed figures for this machine -> results/bench/<device>.json
 bench: $(STAMP)
 	$(VENV)/bin/depthstudy bench
+
+## gpu-check: on a CUDA machine, bench at paper sizes + 200-step eager-vs-fast CLIFFNet training (< 8 min)
+##            -> results/bench/<device>.json; refuses (exit 2) without CUDA
+gpu-check: $(STAMP)
+	$(PY) -m depthstudy.gpu_check
 
 ## synth: pre-generate SynthRooms for $(PROFILE)
 synth: $(STAMP)

@@ -11,11 +11,22 @@ import torch
 
 from depthstudy import results
 from depthstudy.data.bts import write_sync_fixture
-from depthstudy.data.factory import SYNC_IMAGES, SYNC_LIST, SyncFrames, build_dataset, evaluation_resolution
+from depthstudy.data.factory import (
+    SYNC_IMAGES,
+    SYNC_LIST,
+    SyncFrames,
+    build_dataset,
+    evaluation_resolution,
+)
 from depthstudy.data.nyu_fixture import write_fixture_root
 from depthstudy.data.nyuv2 import NYUv2Labeled
-from depthstudy.data.transforms import (CLIFFNET_CROP, ColorJitter, ResizeShortSide, cliffnet_augmentation,
-                                        jiao_augmentation)
+from depthstudy.data.transforms import (
+    CLIFFNET_CROP,
+    ColorJitter,
+    ResizeShortSide,
+    cliffnet_augmentation,
+    jiao_augmentation,
+)
 from depthstudy.engine import evaluate
 from depthstudy.engine.optim import build_optimizer
 from depthstudy.metrics import depth_metrics, get_protocol

@@ -5,9 +5,10 @@ Each transform maps a sample dict to a new sample dict. The maps it knows are ``
 other keys pass through unchanged.
 
 Interpolation: ``image`` and ``depth`` bilinear with half-pixel centres and no antialiasing
-(``align_corners=False``; the same sampling as cv2's INTER_LINEAR used by CLIFFNet's pipeline). ``raw_depth`` and ``semantic`` use nearest-exact (pixel-centre nearest), so
-holes stay exact zeros and labels stay in the label set; bilinear resizing of raw depth would
-smear the zeros of holes into their neighbours.
+(``align_corners=False``; the same sampling as cv2's INTER_LINEAR used by CLIFFNet's pipeline).
+``raw_depth`` and ``semantic`` use nearest-exact (pixel-centre nearest), so holes stay exact zeros
+and labels stay in the label set; bilinear resizing of raw depth would smear the zeros of holes
+into their neighbours.
 
 Randomness: a transform takes ``generator``: a ``torch.Generator``, an int seed (a private
 generator seeded with it), or None (torch's global RNG, which DataLoader reseeds per worker).

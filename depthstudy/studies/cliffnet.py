@@ -541,7 +541,8 @@ __all__ = [
     "AGGREGATES", "LAYER_CANDIDATES", "LOSS_NAMES", "REFERENCE", "RESOLUTIONS", "LOSS_STUDY", "SceneRelabelled", "TaskSet", "ablation_variants",
     "candidate_label", "heg_for", "heg_lr", "heg_task_check", "heg_path", "heg_variant", "hierarchical_options",
     "item_scene_types", "item_scenes", "layer_search", "load_heg_run", "load_or_train",
-    "full_resolution_test_set", "network_resolution_test_set", "loss_runtime", "loss_variants", "scene_label_map",
+    "full_resolution_test_set", "network_resolution_test_set", "loss_runtime", "loss_variants",
+    "scene_label_map",
     "score_protocols", "sensitivity_table", "stack_maps", "split_views", "train_heg_im", "train_heg_r",
     "train_heg_s", "warmup_steps",
 ]
