@@ -88,11 +88,17 @@ def training_check(profile, steps: int = TRAIN_STEPS, seed: int = 0,
     from .data.factory import build_dataset
 
     train_set = build_dataset(profile, "train", family="cliffnet")
-    curves = {name: _loss_curve(profile, train_set, seed, steps, path)
-              for name, path in (("eager", EAGER), ("fast", fast or FAST))}
-    return {"steps": steps, "size": f"{profile.height}x{profile.width}",
-            "batch_size": profile.batch_size, **curves,
-            **compare_curves(curves["eager"]["total"], curves["fast"]["total"])}
+    curves = {}
+    for name, path in (("eager", EAGER), ("fast", fast or FAST)):
+        try:
+            curves[name] = _loss_curve(profile, train_set, seed, steps, path)
+        except Exception as exc:  # e.g. a compile failure: reported in the JSON, the bench still runs
+            curves[name] = {"path": path, "error": f"{type(exc).__name__}: {exc}"}
+    report = {"steps": steps, "size": f"{profile.height}x{profile.width}", "batch_size": profile.batch_size,
+              **curves}
+    if any("error" in c for c in curves.values()):
+        return {**report, "agree": False}
+    return {**report, **compare_curves(curves["eager"]["total"], curves["fast"]["total"])}
 
 
 def check_profile():
@@ -125,6 +131,16 @@ def run(budget_s: float = DEFAULT_BUDGET_S, out_dir: Path | None = None) -> dict
     return report
 
 
+def _training_line(t: dict[str, Any]) -> str:
+    head = f"training check ({t['steps']} steps, {t['size']}, batch {t['batch_size']})"
+    errors = [f"{name}: {t[name]['error']}" for name in ("eager", "fast") if "error" in t[name]]
+    if errors:
+        return f"{head}: FAILED; " + "; ".join(errors)
+    return (f"{head}: eager {t['eager']['wall_s']} s, fast {t['fast']['wall_s']} s; first-window loss rel. diff "
+            f"{t['first_window_rel_diff']:.3g}, last-{t['tail_windows']} mean {t['tail_mean_rel_diff']:.3g}: "
+            f"{'agree' if t['agree'] else 'DISAGREE'}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m depthstudy.gpu_check", description=__doc__.split("\n")[0])
     parser.add_argument("--budget-s", type=float, default=DEFAULT_BUDGET_S,
@@ -137,10 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = run(args.budget_s)
     t = report["training_check"]
     print(bench.format_report(report))
-    print(f"training check ({t['steps']} steps, {t['size']}, batch {t['batch_size']}): eager "
-          f"{t['eager']['wall_s']} s, fast {t['fast']['wall_s']} s; first-window loss rel. diff "
-          f"{t['first_window_rel_diff']:.3g}, last-{t['tail_windows']} mean {t['tail_mean_rel_diff']:.3g}: "
-          f"{'agree' if t['agree'] else 'DISAGREE'}")
+    print(_training_line(t))
     print(f"written: {report['path']}")
     return 0 if t["agree"] else 1
 

@@ -39,3 +39,15 @@ def test_training_check_runs_on_cpu():
     assert len(report["eager"]["total"]) == len(report["fast"]["total"]) >= 1
     # same weights, same batches, float32 both: the curves agree to rounding
     assert report["first_window_rel_diff"] < 1e-4 and report["agree"]
+
+
+def test_training_check_reports_a_failing_path(monkeypatch):
+    def broken(profile, train_set, seed, steps, path):
+        if path["compile"]:
+            raise RuntimeError("no compiler")
+        return {"path": path, "total": [1.0], "wall_s": 0.0}
+
+    monkeypatch.setattr(gpu_check, "_loss_curve", broken)
+    report = gpu_check.training_check(get_profile("smoke", device="cpu"), steps=2)
+    assert report["agree"] is False and report["fast"]["error"] == "RuntimeError: no compiler"
+    assert "FAILED; fast: RuntimeError: no compiler" in gpu_check._training_line(report)

@@ -101,6 +101,10 @@ def test_cliffnet_protocol_stays_at_network_resolution(nyu_root):
 def test_network_resolution_test_set_resizes_ground_truth(nyu_root):
     s = network_resolution_test_set(_nyu(nyu_root))[0]
     assert s["depth"].shape == (1, 228, 304) and s["raw_depth"].shape == (1, 228, 304)
+    assert s["image"].shape == (3, 228, 304) and s["semantic"].shape == (228, 304)
+    # raw depth resized nearest: holes stay exact zeros, no blended values
+    raw = NYUv2Labeled(nyu_root["root"], split="test")[0]["raw_depth"]
+    assert set(s["raw_depth"].unique().tolist()) <= set(raw.unique().tolist())
 
 
 def test_evaluation_resolution_is_recorded(tmp_path):

@@ -35,11 +35,14 @@ SYNC_SAMPLE_SEED = 0
 
 
 def build_dataset(profile: Profile, split: str, *, classes: int = 40, transform: Callable | None = None,
-                  family: str = "jiao", **options: Any):
+                  family: str = "jiao", network_gt: bool = False, **options: Any):
     """The ``split`` ("train" | "test") dataset of ``profile`` in the common sample format.
 
     ``family`` ("jiao" | "cliffnet") picks the NYU training set and augmentation of that paper's
     studies (module docstring); a ``transform`` given here replaces the default one.
+    ``network_gt=True`` resizes the NYU test ground truth with the image (for analyses that compare
+    maps pixel by pixel with a prediction: attention maps, loss gradients, the ``network`` rows of
+    the protocol study); SynthRooms is always at the network resolution.
     """
     if family not in FAMILIES:
         raise ValueError(f"family={family!r}: expected one of {FAMILIES}")
@@ -51,12 +54,12 @@ def build_dataset(profile: Profile, split: str, *, classes: int = 40, transform:
         kw = {**profile.synthrooms_options(), **options}
         return SynthRooms(split, classes=classes, transform=transform, **kw)
     if profile.dataset == "nyuv2":
-        return _nyu_dataset(profile, split, classes, transform, family, options)
+        return _nyu_dataset(profile, split, classes, transform, family, network_gt, options)
     raise ValueError(f"profile {profile.name!r}: unknown dataset {profile.dataset!r}; expected synthrooms or nyuv2")
 
 
 def _nyu_dataset(profile: Profile, split: str, classes: int, transform: Callable | None, family: str,
-                 options: dict[str, Any]):
+                 network_gt: bool, options: dict[str, Any]):
     from .nyuv2 import NYUv2Labeled
     from .transforms import Resize, cliffnet_augmentation, jiao_augmentation
 
@@ -69,9 +72,11 @@ def _nyu_dataset(profile: Profile, split: str, classes: int, transform: Callable
             f"profile {profile.name!r} needs the NYU-Depth V2 folder: set DEPTHSTUDY_NYU_ROOT or pass "
             "nyu_root=... (files: see data_manifests/nyuv2.yaml; `depthstudy data fetch nyuv2 --root DIR`)"
         )
-    if transform is None:
-        transform = (jiao_augmentation(profile.height, profile.width) if split == "train"
-                     else Resize(profile.height, profile.width, keys=("image", "semantic")))
+    if transform is None and split == "train":
+        transform = jiao_augmentation(profile.height, profile.width)
+    elif transform is None:
+        keys = ("image", "depth", "raw_depth", "semantic") if network_gt else ("image", "semantic")
+        transform = Resize(profile.height, profile.width, keys=keys)
     return NYUv2Labeled(profile.nyu_root, split=split, classes=classes, transform=transform, **options)
 
 

@@ -461,11 +461,8 @@ def network_resolution_test_set(profile: Profile):
     ground truth, Decision D1).
     """
     from ..data.factory import build_dataset
-    from ..data.transforms import Resize
 
-    if profile.dataset == "nyuv2":
-        return build_dataset(profile, "test", transform=Resize(profile.height, profile.width))
-    return build_dataset(profile, "test")
+    return build_dataset(profile, "test", network_gt=True)
 
 
 def _identity(sample: dict) -> dict:
