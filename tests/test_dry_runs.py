@@ -6,6 +6,10 @@ backbone, widths and batch size, then evaluates under the profile's protocol, th
 :func:`depthstudy.experiment.run_variant` and the dataset factory as the study notebooks call
 them. Only the data volume (scene counts, images), the step count and ``compile`` (a CPU compile
 of ResNet-50 takes minutes; the GPU check covers it) are reduced.
+
+Measured on the shared 2-core machine (load average ~10, OMP_NUM_THREADS=1): 36.5 min wall for the
+four runs (gpu-jiao 904 s, nyu-jiao 776 s, gpu-cliffnet 339 s, nyu-cliffnet 164 s), about 11 CPU
+minutes in all; the synergy network at ResNet-50 dominates. Hence the ``slow`` marker.
 """
 
 from __future__ import annotations
