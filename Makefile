@@ -25,7 +25,7 @@ TEST_ENV := DEPTHSTUDY_PROFILE=smoke TQDM_DISABLE=1 MPLBACKEND=Agg DEPTHSTUDY_RE
 # notebooks of `make test-fast`: quick ones that need no other notebook's trained models
 FAST_NOTEBOOKS ?= notebooks/01_datasets.ipynb
 
-.PHONY: study test test-unit test-fast lint lab bench synth clean-venv
+.PHONY: study test test-unit test-fast lint lab bench gpu-check synth clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ lab: $(STAMP)
 ## bench: speed figures for this machine -> results/bench/<device>.json
 bench: $(STAMP)
 	$(VENV)/bin/depthstudy bench
+
+## gpu-check: on a CUDA machine, bench at paper sizes + 200-step eager-vs-fast CLIFFNet training (< 8 min)
+##            -> results/bench/<device>.json; refuses (exit 2) without CUDA
+gpu-check: $(STAMP)
+	$(PY) -m depthstudy.gpu_check
 
 ## synth: pre-generate SynthRooms for $(PROFILE)
 synth: $(STAMP)

@@ -485,8 +485,11 @@ def _effective(name: str, compile_ok: bool) -> Variant:
     return VARIANTS[name] if compile_ok else replace(VARIANTS[name], compile=False)
 
 
-def _model_bench(base: dict, variants: Sequence[str], compile_ok: bool, isolate: bool) -> dict:
+def _model_bench(base: dict, variants: Sequence[str], compile_ok: bool, isolate: bool,
+                 deadline: float | None = None) -> dict:
     def one(name: str) -> dict:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise TimeoutError("skipped: the run's time budget was spent before this variant started")
         spec = {**base, "variant": asdict(_effective(name, compile_ok))}
         return _measure_in_child(spec) if isolate else measure_model(spec)
 
@@ -516,7 +519,8 @@ def _check_names(only: Sequence[str] | None, variants: Sequence[str] | None) -> 
 
 def run(only: Sequence[str] | None = None, device: str = "auto", quick: bool = False, out_dir=None, *,
         sizes: str | None = None, variants: Sequence[str] | None = None, compile: bool | None = None,
-        threads: int | None = None, isolate: bool | None = None) -> dict:
+        threads: int | None = None, isolate: bool | None = None, timing: Timing | None = None,
+        deadline: float | None = None) -> dict:
     """Run the benchmarks, write the JSON report and return it (with its ``path``).
 
     Args:
@@ -529,11 +533,14 @@ def run(only: Sequence[str] | None = None, device: str = "auto", quick: bool = F
         compile: allow ``torch.compile`` in the variants (default: not in quick mode).
         threads: torch intra-op threads for the whole run (default: torch's own choice).
         isolate: fresh subprocess per model measurement (default: not in quick mode).
+        timing: the time budget of each measurement (default: full, or quick in quick mode).
+        deadline: a ``time.perf_counter()`` value after which no further model variant starts;
+            those not started are reported as ``{"error": "skipped: ..."}`` (used by the GPU check).
     """
     _check_names(only, variants)
     bench_sizes = get_sizes(sizes, quick)
     dev = resolve_device(device)
-    timing = QUICK_TIMING if quick else FULL_TIMING
+    timing = timing or (QUICK_TIMING if quick else FULL_TIMING)
     compile_ok = (not quick) if compile is None else compile
     isolate = (not quick) if isolate is None else isolate
     variants = tuple(variants or DEFAULT_VARIANTS)
@@ -542,7 +549,7 @@ def run(only: Sequence[str] | None = None, device: str = "auto", quick: bool = F
     if threads:
         torch.set_num_threads(threads)
     try:
-        report = _run(names, dev, bench_sizes, timing, variants, compile_ok, isolate, quick, threads)
+        report = _run(names, dev, bench_sizes, timing, variants, compile_ok, isolate, quick, threads, deadline)
     finally:
         torch.set_num_threads(old_threads)
     suffix = ("" if bench_sizes.name in ("paper", "smoke") else f"-{bench_sizes.name}") + ("-quick" if quick else "")
@@ -553,7 +560,7 @@ def run(only: Sequence[str] | None = None, device: str = "auto", quick: bool = F
 
 
 def _run(names: list[str], dev: torch.device, sizes: Sizes, timing: Timing, variants: Sequence[str],
-         compile_ok: bool, isolate: bool, quick: bool, threads: int | None) -> dict:
+         compile_ok: bool, isolate: bool, quick: bool, threads: int | None, deadline: float | None = None) -> dict:
     from .provenance import git_state, library_versions, utc_now
 
     start = time.perf_counter()
@@ -575,7 +582,7 @@ def _run(names: list[str], dev: torch.device, sizes: Sizes, timing: Timing, vari
         else:
             base = {**specs[name], "name": name, "sizes": asdict(sizes), "device": str(dev), "timing": asdict(timing),
                     "threads": threads}
-            report["results"][name] = _model_bench(base, variants, compile_ok, isolate)
+            report["results"][name] = _model_bench(base, variants, compile_ok, isolate, deadline)
     report["wall_s"] = time.perf_counter() - start
     report["loadavg_1m_end"] = _load()
     return report

@@ -64,6 +64,8 @@ class Profile:
     heg_steps: int = 0                # HEG-S / HEG-R training iterations
     lr_decay_at: tuple[float, ...] = ()  # fractions of each run's steps after which lr *= 0.1
     nyu_root: str = ""                # folder with nyu_depth_v2_labeled.mat, splits.mat, classMapping40.mat
+    nyu_sync_root: str = ""           # BTS layout: sync/ + nyudepthv2_train_files_with_gt.txt (CLIFFNet training)
+    nyu_train_frames: int = 40000     # CLIFFNet training frames sampled from the sync list (Decision D5)
     pretrained: str = ""              # local torchvision-format ResNet checkpoint ("" = random init)
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -134,9 +136,11 @@ PROFILES: dict[str, Profile] = {
         num_workers=8, heg_steps=40000, eval_batch_size=32,
         amp="auto", channels_last="auto", compile=True,  # the fast path (issue 7); "auto" = on for CUDA
         nyu_root=os.environ.get("DEPTHSTUDY_NYU_ROOT", ""),
+        nyu_sync_root=os.environ.get("DEPTHSTUDY_NYU_SYNC_ROOT", ""),
         pretrained=os.environ.get("DEPTHSTUDY_PRETRAINED", ""),
-        description=("NYU-Depth V2 labeled set (795/654) at 228x304; set DEPTHSTUDY_NYU_ROOT and "
-                     "optionally DEPTHSTUDY_PRETRAINED; multi-GPU through torchrun."),
+        description=("NYU-Depth V2 at 228x304: test on the labeled 654 at 480x640; Jiao trains on the labeled "
+                     "795, CLIFFNet on 40K sync frames (DEPTHSTUDY_NYU_SYNC_ROOT) or the 795; set "
+                     "DEPTHSTUDY_NYU_ROOT and optionally DEPTHSTUDY_PRETRAINED; multi-GPU through torchrun."),
     ),
 }
 

@@ -242,15 +242,26 @@ def test_cliffnet_clips_to_0_10_and_replaces_zeros_after_rmse():
     result = depth_metrics(pred, gt, protocol="cliffnet")
     # rmse before zero replacement: sqrt((1 + 4 + 36 + 0) / 4)
     assert result["rmse"] == pytest.approx(math.sqrt(41 / 4))
-    # other terms with pred zeros -> 1e-3: [0.001, 0.001, 10, 8]
-    assert result["abs_rel"] == pytest.approx((0.999 / 1 + 1.999 / 2 + 6 / 4 + 0) / 4)
-    assert result["sq_rel"] == pytest.approx((0.999 ** 2 / 1 + 1.999 ** 2 / 2 + 36 / 4 + 0) / 4)
+    # Decision D8: abs_rel/sq_rel take |gt - pred| before the zero replacement ([1, 2, 6, 0]), as
+    # CLIFFNet's code does; replacing first would give (0.999 / 1 + 1.999 / 2 + 6 / 4) / 4
+    assert result["abs_rel"] == pytest.approx((1 / 1 + 2 / 2 + 6 / 4 + 0) / 4)
+    assert result["sq_rel"] == pytest.approx((1 / 1 + 4 / 2 + 36 / 4 + 0) / 4)
+    # the other terms use pred zeros -> 1e-3: [0.001, 0.001, 10, 8]
     assert result["log10"] == pytest.approx((3 + (3 + math.log10(2)) + math.log10(2.5) + 0) / 4)
     # ratios [1000, 2000, 2.5, 1]
     assert result["delta1"] == pytest.approx(0.25) and result["delta3"] == pytest.approx(0.25)
     # synthetic clips at 1e-3 instead, so its rmse differs: sqrt((0.999^2 + 1.999^2 + 36) / 4)
     synthetic = depth_metrics(pred, gt, protocol="synthetic")
     assert synthetic["rmse"] == pytest.approx(math.sqrt((0.999 ** 2 + 1.999 ** 2 + 36) / 4))
+
+
+def test_cliffnet_masks_zero_gt_unlike_the_authors_ge_0():
+    # Decision D9: CLIFFNet's code keeps gt >= 0 (a 0 m target counts); we keep gt > 0. On the
+    # hole-free labeled test depth the two agree; here the zero pixel is dropped.
+    gt = np.array([[0.0, 2.0, 4.0]])
+    pred = np.array([[1.0, 2.0, 4.0]])
+    assert per_image_metrics(pred, gt, protocol="cliffnet")["n_valid"].tolist() == [2]
+    assert depth_metrics(pred, gt, protocol="cliffnet")["rmse"] == 0.0
 
 
 def test_cliffnet_has_no_depth_cap():

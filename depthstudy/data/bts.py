@@ -1,6 +1,6 @@
 """NYU-Depth V2 frames in the BTS folder layout (``sync/`` training frames, ``official_splits/test``).
 
-Layout (``data_manifests/nyuv2_bts.yaml``; ``shared/spec/data.md`` section 4.1): a file list
+Layout (``data_manifests/nyuv2_bts.yaml``, from the BTS repository): a file list
 whose lines are ``RGB DEPTH [FOCAL]`` with paths relative to an images root, e.g.
 
 - training (``sync/``): ``/kitchen_0028b/rgb_00045.jpg /kitchen_0028b/sync_depth_00045.png 518.8579``
@@ -140,6 +140,10 @@ class NYUv2Sync(Dataset):
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def scene_of(self, i: int) -> tuple[str, str]:
+        """(scene_name, scene_type) of entry ``i`` without reading its files."""
+        return self._scenes[i]
 
     def read_depth(self, relpath: str) -> np.ndarray:
         """Depth PNG -> float32 (H,W) metres; holes and readings above ``max_depth`` are 0."""

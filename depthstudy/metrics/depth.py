@@ -149,14 +149,14 @@ def _metrics(gt: torch.Tensor, pred: torch.Tensor, zero_replacement: float | Non
     """The 9 metrics of 1-D float64 vectors gt and pred (both positive unless zeros are replaced).
 
     rmse uses the values as given; with ``zero_replacement`` the other 8 metrics use gt and pred
-    with exact zeros replaced by it (CLIFFNet's order of operations, papers.md 1.7).
+    with exact zeros replaced by it, except the numerators |gt - pred| of abs_rel and sq_rel, which
+    keep the values as given (CLIFFNet's released order of operations, Decision D8).
     """
     diff = gt - pred
     out = {"rmse": torch.sqrt(torch.mean(diff ** 2))}
     if zero_replacement is not None:
         gt = torch.where(gt == 0, torch.full_like(gt, zero_replacement), gt)
         pred = torch.where(pred == 0, torch.full_like(pred, zero_replacement), pred)
-        diff = gt - pred
     log_err = torch.log(pred) - torch.log(gt)
     ratio = torch.maximum(gt / pred, pred / gt)
     out["abs_rel"] = torch.mean(diff.abs() / gt)

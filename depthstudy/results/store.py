@@ -88,6 +88,16 @@ def _produce_hint(profile: str, study: str | None) -> str:
     return f"produce it with `depthstudy run --profile {profile}`{which}"
 
 
+def _evaluation_resolution(profile: str, protocol: str) -> dict[str, str] | None:
+    """Input, depth and semantic evaluation sizes of a named profile's test set under ``protocol``
+    (:func:`depthstudy.data.factory.evaluation_resolution`), or None for a profile name that is
+    not a named profile (tests). Read from the named profile's fields, not a notebook's overrides."""
+    from depthstudy.data.factory import evaluation_resolution
+    from depthstudy.profiles import PROFILES
+
+    return evaluation_resolution(PROFILES[profile], protocol) if profile in PROFILES else None
+
+
 class StudyWriter:
     """Collects the numbers of one study run in one profile and writes its results folder.
 
@@ -240,7 +250,9 @@ class StudyWriter:
         record.update(study=self.study, protocol=self.protocol,
                       variants=sorted(metrics["variant"].unique().tolist()),
                       seeds=sorted(int(s) for s in metrics["seed"].unique()),
-                      n_rows=len(metrics), **(extra or {}))
+                      n_rows=len(metrics),
+                      evaluation_resolution=_evaluation_resolution(self.profile, self.protocol),
+                      **(extra or {}))
         staged = {kind: self.write_dir / name for kind, name in FILES.items()}
         write_csv(staged["metrics"], metrics)
         write_csv(staged["summary"], summary)

@@ -452,6 +452,19 @@ def full_resolution_test_set(profile: Profile, scale: int = 2):
     return build_dataset(profile.replace(height=profile.height * scale, width=profile.width * scale), "test")
 
 
+def network_resolution_test_set(profile: Profile):
+    """The test split with every map, ground truth included, at the network resolution.
+
+    SynthRooms: the profile's test set. NYU: the labeled 654 with depth and raw depth resized as
+    the image (bilinear / nearest, :class:`~depthstudy.data.transforms.Resize`), for the
+    ``network`` rows of the protocol sensitivity study (the default NYU test set keeps 480x640
+    ground truth, Decision D1).
+    """
+    from ..data.factory import build_dataset
+
+    return build_dataset(profile, "test", network_gt=True)
+
+
 def _identity(sample: dict) -> dict:
     return sample
 
@@ -506,7 +519,8 @@ __all__ = [
     "AGGREGATES", "LAYER_CANDIDATES", "LOSS_NAMES", "REFERENCE", "RESOLUTIONS", "LOSS_STUDY", "SceneRelabelled", "TaskSet", "ablation_variants",
     "candidate_label", "heg_for", "heg_lr", "heg_path", "heg_variant", "hierarchical_options",
     "item_scene_types", "item_scenes", "layer_search", "load_heg_run", "load_or_train",
-    "full_resolution_test_set", "loss_runtime", "loss_variants", "scene_label_map",
+    "full_resolution_test_set", "network_resolution_test_set", "loss_runtime", "loss_variants",
+    "scene_label_map",
     "score_protocols", "sensitivity_table", "stack_maps", "split_views", "train_heg_im", "train_heg_r",
     "train_heg_s", "warmup_steps",
 ]
