@@ -121,7 +121,7 @@ PROFILES: dict[str, Profile] = {
         backbone_depth=50, backbone_width=1.0, fpn_channels=256, head_width=64,
         steps=4000, batch_size=8, lr=1e-4, seeds=(0, 1, 2), protocol="synthetic",
         num_workers=4, heg_steps=4000, eval_batch_size=32,
-        amp="auto", channels_last="auto", compile=True,  # the fast path (issue 7); "auto" = on for CUDA
+        amp="auto", channels_last="auto", compile=True,  # the fast path (engine/config.py); "auto" = on for CUDA
         description="SynthRooms at CLIFFNet's 228x304 with ResNet-50 on one GPU.",
     ),
     "nyu": Profile(
@@ -130,7 +130,7 @@ PROFILES: dict[str, Profile] = {
         backbone_depth=50, backbone_width=1.0, fpn_channels=256, head_width=64,
         steps=40000, batch_size=8, lr=1e-4, seeds=(0, 1, 2), protocol="eigen",
         num_workers=8, heg_steps=40000, eval_batch_size=32,
-        amp="auto", channels_last="auto", compile=True,  # the fast path (issue 7); "auto" = on for CUDA
+        amp="auto", channels_last="auto", compile=True,  # the fast path (engine/config.py); "auto" = on for CUDA
         nyu_root=os.environ.get("DEPTHSTUDY_NYU_ROOT", ""),
         pretrained=os.environ.get("DEPTHSTUDY_PRETRAINED", ""),
         description=("NYU-Depth V2 labeled set (795/654) at 228x304; set DEPTHSTUDY_NYU_ROOT and "

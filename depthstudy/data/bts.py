@@ -1,6 +1,6 @@
 """NYU-Depth V2 frames in the BTS folder layout (``sync/`` training frames, ``official_splits/test``).
 
-Layout (``data_manifests/nyuv2_bts.yaml``; ``shared/spec/data.md`` section 4.1): a file list
+Layout (``data_manifests/nyuv2_bts.yaml``; BTS's released NYU file lists): a file list
 whose lines are ``RGB DEPTH [FOCAL]`` with paths relative to an images root, e.g.
 
 - training (``sync/``): ``/kitchen_0028b/rgb_00045.jpg /kitchen_0028b/sync_depth_00045.png 518.8579``

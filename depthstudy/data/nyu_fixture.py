@@ -1,7 +1,7 @@
 """Write small NYU-Depth V2 files in exactly the real on-disk layout (tests and pipeline trials).
 
 The real ``nyu_depth_v2_labeled.mat`` is 2.8 GB; these writers produce a few-kilobyte file with
-the same structure (``shared/spec/data.md`` sections 1.2-1.4, 2.1), so every code path of
+the same structure (the variables, shapes and dtypes the reader expects), so every code path of
 :class:`depthstudy.data.nyuv2.NYUv2Labeled` runs without the real data:
 
 - a 512-byte MATLAB user block beginning ``MATLAB 7.3 MAT-file`` in front of the HDF5 data;

@@ -6,7 +6,7 @@ other keys pass through unchanged.
 
 Interpolation: ``image`` and ``depth`` bilinear with half-pixel centres and no antialiasing
 (``align_corners=False``; the same sampling as cv2's INTER_LINEAR used by CLIFFNet's pipeline,
-papers.md 1.1.2). ``raw_depth`` and ``semantic`` use nearest-exact (pixel-centre nearest), so
+``core/data_transform.py``). ``raw_depth`` and ``semantic`` use nearest-exact (pixel-centre nearest), so
 holes stay exact zeros and labels stay in the label set; bilinear resizing of raw depth would
 smear the zeros of holes into their neighbours.
 
@@ -142,7 +142,7 @@ class ColorJitter:
     Factors are drawn uniformly from [max(0, 1 - s), 1 + s] for strength s; brightness scales the
     image, contrast blends with the mean grey level of the image, saturation blends with the
     per-pixel grey image (grey = 0.299 R + 0.587 G + 0.114 B); each step clamps to [0, 1]. These
-    follow torchvision's ColorJitter semantics (CLIFFNet: 0.4, 0.4, 0.4, papers.md 1.1.3), hue excluded.
+    follow torchvision's ColorJitter semantics (CLIFFNet: 0.4, 0.4, 0.4 in its released code), hue excluded.
     """
 
     def __init__(self, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0,

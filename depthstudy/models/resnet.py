@@ -9,7 +9,7 @@ Two stride placements:
 
 - ``"pytorch"``: the stride-2 of a down-sampling Bottleneck sits on its 3x3 conv (torchvision).
 - ``"caffe"``: the stride-2 sits on the first 1x1 conv (MSRA/Caffe ResNet, used by CLIFFNet's
-  code, papers.md 1.2.2). For BasicBlock (ResNet-18/34) the two placements are identical.
+  code). For BasicBlock (ResNet-18/34) the two placements are identical.
 
 Both placements have the same keys and shapes; only the forward computation differs.
 """
@@ -36,7 +36,7 @@ class InputNorm(nn.Module):
     Modes:
         ``"imagenet"``: ``(x - mean) / std`` with torchvision's ImageNet mean/std (RGB order).
         ``"caffe"``: RGB -> BGR, ``x * 255 - (102.9801, 115.9465, 122.7717)``, no std division
-            (CLIFFNet's code, papers.md 1.1.1).
+            (CLIFFNet's code).
         ``"none"``: identity.
 
     The constants are non-persistent buffers, so they never appear in a state dict.

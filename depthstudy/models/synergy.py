@@ -1,5 +1,5 @@
 """Jiao et al. (ECCV 2018) synergy network: shared ResNet-50, depth and semantic branches joined
-by lateral sharing units, up-skip connections (suppl. Table 3; papers.md 2.1).
+by lateral sharing units, up-skip connections (suppl. Table 3).
 
 Layout at width 1 (channel counts scale with the backbone's c5 for narrow backbones)::
 
@@ -13,7 +13,7 @@ Layout at width 1 (channel counts scale with the backbone's c5 for narrow backbo
           -> conv_dep 64->1 | conv_sem 64->C (3x3, bias, no BN/ReLU)      (1/2)
           -> bilinear resize to the input size: "depth" [B,1,H,W], "semantic" [B,C,H,W]
 
-Decisions (papers.md, Jiao decision table):
+Decisions (``docs/decisions.md``, section J):
 
 - J1: one learned scalar per feature map in each LSU (``lsu="scalar"``, 4 per LSU, 12 in all);
   ``lsu="channel"`` gives one weight per channel instead.

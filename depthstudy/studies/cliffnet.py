@@ -3,7 +3,7 @@
 Notebooks 08-12 (HEG training, loss comparison = Table 5, loss gradients = Fig. 3, CLIFF
 ablations = Fig. 4, protocol sensitivity) take their variant tables and HEGs from here.
 
-HEGs (papers.md 1.4):
+HEGs (paper section 3.1):
 
 - **HEG-S** (:func:`train_heg_s`): scene-instance classification from depth. The labels are the
   training split's scene instances (SynthRooms scene ids; NYU's raw scenes with a/b parts merged,
@@ -83,7 +83,7 @@ LAYER_CANDIDATES: tuple[tuple[tuple[int, ...], tuple[float, ...]], ...] = (
 def warmup_steps(profile: Profile) -> int:
     """Warm-up of the hierarchical terms: the code's 100 iterations, at most a tenth of the run.
 
-    The authors' ``perc_loss_warmup = 100`` (papers.md 1.3) is 0.04% of their ~270k iterations;
+    The authors' ``perc_loss_warmup = 100`` (their released config) is 0.04% of their ~270k iterations;
     capping it at ``profile.steps // 10`` keeps the same "short ramp" character in short profiles.
     """
     return max(1, min(100, profile.steps // 10))
@@ -99,7 +99,7 @@ def loss_variants(profile: Profile, scene_classes: int) -> dict[str, Variant]:
     """Table 5: CLIFFNet (variant ``cliff``) trained with each loss, by canonical name.
 
     Paper 4.3: every variant except L1 adds its term to the depth-space L1. Decisions (weights not
-    given): Grad = L1 + 2 x Sobel-L1 (the authors' older config, papers.md 1.4.5); SI = L1 + SI
+    given): Grad = L1 + 2 x Sobel-L1 (an older config of the authors' code); SI = L1 + SI
     (lambda 0.5); DA = L1 + L_DA (Decisions J6-J9 of the ``da`` loss); MT = L1 + scene cross
     entropy with weight 1 on a scene head over ``scene_classes`` training scenes. The HEG variants
     use the ``hierarchical`` loss with layers (2, 4), weights (1, 10, 15) and the warm-up of
@@ -161,7 +161,7 @@ def split_views(scenes: Sequence[int], val_fraction: float = 0.2) -> tuple[list[
     """(train, val) item indices: per scene, the last ceil(n * val_fraction) items are held out.
 
     Scenes with a single item stay entirely in train. Both splits cover the same scenes, so a
-    scene classifier can be validated on views it has not seen (papers.md 1.4.4 trains HEG-S on
+    scene classifier can be validated on views it has not seen (the authors train HEG-S on
     the training scenes; the held-out views are our validation).
     """
     if not 0 < val_fraction < 1:
