@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_ENV = "DEPTHSTUDY_PROFILE"
@@ -65,7 +65,6 @@ class Profile:
     nyu_root: str = ""                # folder with nyu_depth_v2_labeled.mat, splits.mat, classMapping40.mat
     pretrained: str = ""              # local torchvision-format ResNet checkpoint ("" = random init)
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr_decay_at", tuple(self.lr_decay_at))

@@ -250,11 +250,6 @@ def heg_variant(profile: Profile, kind: str, num_classes: int) -> Variant:
     return Variant(kind, model, model_options=options, loss=loss, train={"lr": heg_lr(profile, kind)})
 
 
-def heg_path(profile: Profile, kind: str, num_classes: int, seed: int) -> Path:
-    """Cache file of a trained HEG (under :func:`depthstudy.experiment.run_dir`)."""
-    return experiment.run_dir(profile, HEG_STUDY, heg_variant(profile, kind, num_classes), seed) / HEG_FILE
-
-
 def _heg_task(kind: str, train_set) -> tuple[list[int], int, str]:
     """(labels per item, number of classes, input source) of a HEG task."""
     if kind == "heg_im":
@@ -432,7 +427,6 @@ def layer_search(profile: Profile, train_set, heg: nn.Module, seed: int, *,
 # protocol sensitivity
 
 
-RESOLUTIONS = ("network", "full")
 AGGREGATES = ("image", "pixel")
 REFERENCE = ("cliffnet", "network", "image")
 
@@ -522,8 +516,8 @@ def sensitivity_table(summary: pd.DataFrame, metrics: Sequence[str] = ("rmse", "
 
 __all__ = [
     "ABLATION_STUDY", "CLIFF_VARIANTS", "HEGRun", "HEG_KINDS", "HEG_LAYERS", "HEG_STUDY", "HEG_WEIGHTS",
-    "AGGREGATES", "LAYER_CANDIDATES", "LOSS_NAMES", "REFERENCE", "RESOLUTIONS", "LOSS_STUDY", "SceneRelabelled", "TaskSet", "ablation_variants",
-    "candidate_label", "heg_for", "heg_lr", "heg_task_check", "heg_path", "heg_variant", "hierarchical_options",
+    "AGGREGATES", "LAYER_CANDIDATES", "LOSS_NAMES", "REFERENCE", "LOSS_STUDY", "SceneRelabelled", "TaskSet", "ablation_variants",
+    "candidate_label", "heg_for", "heg_lr", "heg_task_check", "heg_variant", "hierarchical_options",
     "item_scene_types", "item_scenes", "layer_search", "load_heg_run", "load_or_train",
     "full_resolution_test_set", "loss_runtime", "loss_variants", "scene_label_map",
     "score_protocols", "sensitivity_table", "stack_maps", "split_views", "train_heg_im", "train_heg_r",
