@@ -77,7 +77,8 @@ class EvalResult:
         per_image: one row per (image, depth range): ``index`` (the sample's index),
             ``depth_range`` (label, "all" or "lo-hi"), ``n_valid`` and the metric columns.
             Images without a valid pixel in a range have no row for it.
-        summary: depth range (as given, e.g. None or (0, 4)) -> {metric: float, n_images, n_skipped}.
+        summary: depth range (as given, e.g. None or (0, 4)) -> {metric: float, n_images, n_skipped};
+            empty for a model without a ``depth`` output.
         semantic: {"miou", "pixel_acc", "mean_acc", "iou_per_class"} from one dataset-level
             confusion matrix, or None when no ``classes`` or no ``semantic`` output.
         protocol: the evaluation protocol name.
@@ -428,7 +429,8 @@ def evaluate(model: nn.Module, dataset: Sized, *, protocol: str = "synthetic",
         gt_key: sample key of the ground truth (``"depth"`` or ``"raw_depth"``); None = the
             protocol's own ``gt`` field (``raw_depth`` for ``bts``, ``depth`` otherwise).
 
-    Predicted depths [N,1,h,w] are gathered on the CPU (float32); semantic logits are reduced to
+    A model without a ``depth`` output (a semantic-only network) gets an empty ``per_image`` and
+    ``summary`` and only ``semantic``. Predicted depths [N,1,h,w] are gathered on the CPU (float32); semantic logits are reduced to
     labels batch by batch. Per-image rows use the samples' own ``index`` values. Under torchrun
     every process evaluates the whole dataset (no sharding); write results from rank 0 only.
     """
@@ -439,14 +441,21 @@ def evaluate(model: nn.Module, dataset: Sized, *, protocol: str = "synthetic",
     matrix = ConfusionMatrix(classes) if classes is not None else None
     preds, gts, indices, seen_semantic = [], [], [], False
     for batch, outputs in _inference_batches(model, dataset, batch_size, device, progress, "evaluate"):
-        if gt_key not in batch:
-            raise KeyError(f"gt_key={gt_key!r} is not a sample key; samples have {list(batch)}")
-        preds.append(outputs["depth"].float().cpu())
-        gts.append(batch[gt_key])
-        indices.append(torch.as_tensor(batch["index"]))
+        if "depth" in outputs:
+            if gt_key not in batch:
+                raise KeyError(f"gt_key={gt_key!r} is not a sample key; samples have {list(batch)}")
+            preds.append(outputs["depth"].float().cpu())
+            gts.append(batch[gt_key])
+            indices.append(torch.as_tensor(batch["index"]))
         if matrix is not None and "semantic" in outputs:
             matrix.update(outputs["semantic"].argmax(dim=1).cpu(), batch["semantic"])
             seen_semantic = True
+    if not preds and not seen_semantic:
+        raise ValueError("evaluate: the model has no 'depth' output and no 'semantic' output was scored "
+                         f"(classes={classes}); nothing to evaluate")
+    semantic = matrix.compute() if seen_semantic else None
+    if not preds:
+        return EvalResult(per_image=pd.DataFrame(), summary={}, semantic=semantic, protocol=protocol)
     pred, gt, index = torch.cat(preds), torch.cat(gts), torch.cat(indices).tolist()
     frames, summary = [], {}
     for r in ranges:
@@ -456,6 +465,5 @@ def evaluate(model: nn.Module, dataset: Sized, *, protocol: str = "synthetic",
         frames.append(frame)
         summary[r] = depth_metrics(
             pred, gt, protocol=protocol, depth_range=r, aggregate="image")
-    semantic = matrix.compute() if seen_semantic else None
     return EvalResult(per_image=pd.concat(frames, ignore_index=True), summary=summary,
                       semantic=semantic, protocol=protocol)
