@@ -235,16 +235,15 @@ def measure(step: Callable[[], Any], images_per_call: int, timing: Timing,
 # --- model measurements (run in a fresh child process unless quick) -------------------------------
 
 def _build_model(name: str, sizes: Sizes) -> torch.nn.Module:
+    """Model ``name`` built by its own ``from_profile`` at the bench ``sizes`` (random init)."""
     from . import models
+    from .profiles import get_profile
 
+    profile = get_profile("smoke").replace(backbone_depth=sizes.backbone_depth, backbone_width=sizes.backbone_width,
+                                           fpn_channels=sizes.fpn_channels, height=sizes.height,
+                                           width=sizes.width, pretrained="")
     torch.manual_seed(0)
-    if name == "cliffnet":
-        return models.build("cliffnet", backbone_depth=sizes.backbone_depth,
-                            backbone_width=sizes.backbone_width, fpn_channels=sizes.fpn_channels)
-    if name == "synergy":
-        return models.build("synergy", classes=40, backbone_depth=sizes.backbone_depth,
-                            backbone_width=sizes.backbone_width)
-    raise ValueError(f"bench model must be 'cliffnet' or 'synergy'; got {name!r}")
+    return models.from_profile(name, profile)
 
 
 def _prepare_model(model: torch.nn.Module, variant: Variant, device: torch.device) -> torch.nn.Module:

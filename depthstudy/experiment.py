@@ -47,7 +47,7 @@ class Variant:
     Args:
         name: the variant name used in results (e.g. ``synergy_da``; see results/paper/README.md).
         model: model registry name (``depthstudy.models.available()``).
-        model_options: options on top of the profile's sizing (:func:`sized_model_options`).
+        model_options: options on top of the profile's sizing (the model's ``from_profile``).
         loss: loss registry name, or ``{term: weight}`` for a weighted combination.
         loss_options: options of the loss (for ``combo``: ``{term: {...}}``).
         classes: semantic classes the samples carry (None = the dataset default, 40).
@@ -70,35 +70,10 @@ class Variant:
         return json.loads(json.dumps(dataclasses.asdict(self), default=lambda o: type(o).__name__))
 
 
-def sized_model_options(profile: Profile, model: str, **options: Any) -> dict[str, Any]:
-    """Backbone and width options of ``model`` for ``profile``, updated with ``options``.
-
-    The profile's ResNet depth and width multiplier apply to every ResNet-based model; EncDec's
-    base width and the structure networks' head width follow the profile too. A local ImageNet
-    checkpoint (``profile.pretrained``) is passed where the backbone has torchvision widths.
-    """
-    backbone = dict(backbone_depth=profile.backbone_depth, backbone_width=profile.backbone_width)
-    pretrained = profile.pretrained if profile.pretrained and profile.backbone_width == 1.0 else None
-    sized: dict[str, dict[str, Any]] = {
-        "cliffnet": dict(backbone, fpn_channels=profile.fpn_channels, pretrained=pretrained,
-                         **({"stride": "pytorch", "input_norm": "imagenet"} if pretrained else {})),
-        "synergy": dict(backbone, pretrained=pretrained),
-        "fcrn": dict(backbone, pretrained=pretrained,
-                     **({"stride": "pytorch"} if pretrained else {})),
-        "encdec": dict(base=max(8, int(round(32 * profile.backbone_width / 8)) * 8)),
-        "structure": dict(stem=f"resnet{profile.backbone_depth}", stem_width=profile.backbone_width,
-                          width=profile.head_width, pretrained=pretrained),
-        "heg_s": {}, "heg_r": {},
-    }
-    if model not in sized:
-        raise ValueError(f"unknown model {model!r}; valid: {', '.join(sorted(sized))}")
-    return {**sized[model], **options}
-
-
 def build_variant_model(profile: Profile, variant: Variant, seed: int) -> torch.nn.Module:
     """The variant's model for ``profile``, initialised from ``seed``."""
     seed_everything(seed)
-    return models.build(variant.model, **sized_model_options(profile, variant.model, **variant.model_options))
+    return models.from_profile(variant.model, profile, **variant.model_options)
 
 
 def build_variant_loss(variant: Variant, **runtime_options: Any) -> torch.nn.Module:
@@ -189,7 +164,8 @@ def run_key(profile: Profile, variant: Variant, seed: int, runtime: Mapping[str,
     """
     config = dataclasses.asdict(train_config(profile, seed, **variant.train))
     blob = {
-        "model": variant.model, "model_options": sized_model_options(profile, variant.model, **variant.model_options),
+        "model": variant.model,
+        "model_options": models.profile_options(variant.model, profile, **variant.model_options),
         "loss": variant.key()["loss"], "loss_options": variant.key()["loss_options"],
         "classes": variant.classes, "data": {**data_key(profile), **variant.key()["data"]},
         "schedule": {k: v for k, v in config.items() if k not in NOT_WEIGHT_CONFIG},

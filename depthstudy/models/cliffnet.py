@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import MODELS
-from .resnet import InputNorm, load_backbone_weights, resnet
+from .resnet import InputNorm, backbone_options, load_backbone_weights, pretrained_path, resnet
 
 VARIANTS = ("cliff", "wo_att", "wo_sel", "wo_id", "baseline")
 
@@ -191,7 +191,15 @@ class CLIFFNet(nn.Module):
         return out
 
 
-@MODELS.register("cliffnet")
+def cliffnet_options(profile) -> dict:
+    """Backbone, FPN width and ImageNet weights of ``profile`` (torchvision weights need PyTorch
+    stride placement and ImageNet normalisation instead of the authors' Caffe ones)."""
+    pretrained = pretrained_path(profile)
+    return {**backbone_options(profile), "fpn_channels": profile.fpn_channels, "pretrained": pretrained,
+            **({"stride": "pytorch", "input_norm": "imagenet"} if pretrained else {})}
+
+
+@MODELS.register("cliffnet", from_profile=cliffnet_options)
 def build_cliffnet(variant: str = "cliff", backbone_depth: int = 50, backbone_width: float = 1.0,
                    stride: str = "caffe", input_norm: str = "caffe", fpn_channels: int = 256,
                    scene_classes: int = 0, scene_hidden: int = 256,

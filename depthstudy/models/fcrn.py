@@ -53,7 +53,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import MODELS
-from .resnet import InputNorm, load_backbone_weights, resnet
+from .resnet import InputNorm, backbone_options, load_backbone_weights, pretrained_path, resnet
 
 Size = tuple[int, int]
 
@@ -222,7 +222,13 @@ class FCRN(nn.Module):
         return {"depth": resize_to(depth, image.shape[-2:])}
 
 
-@MODELS.register("fcrn")
+def fcrn_options(profile) -> dict:
+    """Backbone and ImageNet weights of ``profile`` (torchvision weights: PyTorch stride placement)."""
+    pretrained = pretrained_path(profile)
+    return {**backbone_options(profile), "pretrained": pretrained, **({"stride": "pytorch"} if pretrained else {})}
+
+
+@MODELS.register("fcrn", from_profile=fcrn_options)
 def build_fcrn(backbone_depth: int = 50, backbone_width: float = 1.0, stride: str = "caffe",
                input_norm: str = "imagenet", dropout: float = 0.0,
                pretrained: str | Path | None = None) -> FCRN:

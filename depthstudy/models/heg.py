@@ -199,13 +199,18 @@ class HEGR(_HEG):
         return {"depth": self.decode(self.encode(depth), tuple(depth.shape[-2:]))}
 
 
-@MODELS.register("heg_s")
+def heg_options(profile) -> dict:
+    """HEGs have the paper's fixed size at every profile (their task sets the scene count)."""
+    return {}
+
+
+@MODELS.register("heg_s", from_profile=heg_options)
 def heg_s(num_scenes: int = 249, in_channels: int = 1, width: float = 1.0) -> HEGS:
     """HEG-S (paper Table 1); 249 scenes is the NYUv2 training-scene count."""
     return HEGS(num_scenes=num_scenes, in_channels=in_channels, width=width)
 
 
-@MODELS.register("heg_r")
+@MODELS.register("heg_r", from_profile=heg_options)
 def heg_r(in_channels: int = 1, width: float = 1.0) -> HEGR:
     """HEG-R (paper Table 2 encoder, Decisions C1-C6 decoder)."""
     return HEGR(in_channels=in_channels, width=width)

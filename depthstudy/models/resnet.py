@@ -21,6 +21,16 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+
+def backbone_options(profile) -> dict:
+    """ResNet depth and width multiplier of a profile (every ResNet-based model's ``from_profile``)."""
+    return {"backbone_depth": profile.backbone_depth, "backbone_width": profile.backbone_width}
+
+
+def pretrained_path(profile) -> str | None:
+    """The profile's local ImageNet checkpoint, where its backbone has torchvision widths, else None."""
+    return profile.pretrained if profile.pretrained and profile.backbone_width == 1.0 else None
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_BGR_MEAN = (102.9801, 115.9465, 122.7717)

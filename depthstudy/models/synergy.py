@@ -43,7 +43,7 @@ import torch.nn as nn
 from . import MODELS
 from .fcrn import (UpProjection, build_encoder, check_image, conv_bn_relu, decoder_channels,
                    feature_sizes, resize_to)
-from .resnet import InputNorm
+from .resnet import InputNorm, backbone_options, pretrained_path
 
 TASKS = ("depth", "semantic")
 LSU_MODES = ("scalar", "channel")
@@ -189,7 +189,12 @@ class SynergyNet(nn.Module):
                 for i, u in enumerate(self.lsu) for name in LateralSharingUnit.NAMES}
 
 
-@MODELS.register("synergy")
+def synergy_options(profile) -> dict:
+    """Backbone and ImageNet weights of ``profile``."""
+    return {**backbone_options(profile), "pretrained": pretrained_path(profile)}
+
+
+@MODELS.register("synergy", from_profile=synergy_options)
 def build_synergy(classes: int = 40, depth_only: bool = False, backbone_depth: int = 50,
                   backbone_width: float = 1.0, stride: str = "pytorch", input_norm: str = "imagenet",
                   lsu: str = "scalar", lsu_init: float = 0.0, pretrained: str | Path | None = None,
