@@ -27,6 +27,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -112,6 +113,7 @@ NOT_DATA_FIELDS = frozenset({
 #: :class:`TrainConfig` fields that change logging and I/O only, never the weights.
 NOT_WEIGHT_CONFIG = frozenset({"checkpoint_every", "checkpoint_dir", "resume", "log_every", "progress"})
 LOCK_FILE = ".lock"
+TRAININGS_FILE = "trainings.jsonl"
 
 
 @functools.lru_cache(maxsize=1)
@@ -210,11 +212,21 @@ def fit(profile: Profile, variant: Variant, seed: int, train_set, *, folder: Pat
         semantic_set: the semantic-only stream of the alternating schedule (suppl. section 8).
         model: an already built model to train further (the fine-tuning stages); its weights
             then come from the caller, not from ``seed``.
+
+    With a ``folder``, every call that trains at least one step appends a line to
+    ``<folder>/trainings.jsonl`` (process id, first and last step, wall time): the run's training
+    provenance.
     """
     model = build_variant_model(profile, variant, seed) if model is None else model
     loss = build_variant_loss(variant, **(runtime or {}))
     config = train_config(profile, seed, checkpoint_dir=folder, **{"progress": progress, **variant.train})
-    return train(model, loss, train_set, config, semantic_set=semantic_set)
+    result = train(model, loss, train_set, config, semantic_set=semantic_set)
+    start = result.resumed_from or 0
+    if folder is not None and result.steps_done > start:
+        with open(Path(folder) / TRAININGS_FILE, "a") as log:
+            log.write(json.dumps({"pid": os.getpid(), "from_step": start, "to_step": result.steps_done,
+                                  "wall_s": round(result.wall_time_s, 3)}) + "\n")
+    return result
 
 
 def train_run(profile: Profile, study: str, variant: Variant, seed: int, train_set, *,
