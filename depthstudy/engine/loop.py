@@ -132,6 +132,24 @@ def train(model: nn.Module, loss_fn: Callable[..., Mapping[str, torch.Tensor]], 
                        resumed_from=trainer.resumed_from, checkpoint=trainer.ckpt_path)
 
 
+def train_step(model: nn.Module, loss_fn: Callable[..., Mapping[str, torch.Tensor]],
+               config: TrainConfig) -> Callable[[dict], None]:
+    """The engine's own optimiser step as a function of one batch, for benchmarks.
+
+    Builds the state :func:`train` builds (device, channels_last, bf16 autocast, ``torch.compile``,
+    Adam with the engine's parameter groups, lr schedule) without data, checkpoints or logging.
+    Each call of the returned function runs one step of :func:`train`'s loop on ``batch`` (a
+    collated dict with ``image`` [B,3,H,W] and the loss's targets).
+    """
+    trainer = _Trainer(model, loss_fn, config, resolve_device(config.device), on_log=None)
+    trainer.net.train()
+
+    def step(batch: dict) -> None:
+        trainer._train_step(batch, "train")
+
+    return step
+
+
 def _check_train_args(model: Any, loss_fn: Any, train_set: Any, config: Any, semantic_set: Any) -> None:
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}")
