@@ -43,9 +43,10 @@ before timing; its build time is reported as ``dataset_s``). ``study_smoke`` / `
 subprocess with a fresh results and cache folder (cold start, nothing of the user's
 overwritten); the goals are 10 and 30 minutes on 2 cores.
 
-Training step (mirrors :mod:`depthstudy.engine.loop`): Adam with the engine's parameter groups,
-forward under autocast, outputs cast to float32, L1 depth loss plus cross-entropy on the
-``semantic`` logits when the model has them, backward, step. Inference: ``eval()`` and
+Training step: the engine's own (:func:`depthstudy.engine.train_step`, the step of
+:func:`depthstudy.engine.train`): Adam with the engine's parameter groups, forward under autocast,
+outputs cast to float32, L1 depth loss (plus cross-entropy on the synergy network's ``semantic``
+logits), backward, step, on one fixed random batch. Inference: ``eval()`` and
 ``torch.no_grad()`` (as :func:`depthstudy.engine.predict`), random input.
 """
 
@@ -235,16 +236,15 @@ def measure(step: Callable[[], Any], images_per_call: int, timing: Timing,
 # --- model measurements (run in a fresh child process unless quick) -------------------------------
 
 def _build_model(name: str, sizes: Sizes) -> torch.nn.Module:
+    """Model ``name`` built by its own ``from_profile`` at the bench ``sizes`` (random init)."""
     from . import models
+    from .profiles import get_profile
 
+    profile = get_profile("smoke").replace(backbone_depth=sizes.backbone_depth, backbone_width=sizes.backbone_width,
+                                           fpn_channels=sizes.fpn_channels, height=sizes.height,
+                                           width=sizes.width, pretrained="")
     torch.manual_seed(0)
-    if name == "cliffnet":
-        return models.build("cliffnet", backbone_depth=sizes.backbone_depth,
-                            backbone_width=sizes.backbone_width, fpn_channels=sizes.fpn_channels)
-    if name == "synergy":
-        return models.build("synergy", classes=40, backbone_depth=sizes.backbone_depth,
-                            backbone_width=sizes.backbone_width)
-    raise ValueError(f"bench model must be 'cliffnet' or 'synergy'; got {name!r}")
+    return models.from_profile(name, profile)
 
 
 def _prepare_model(model: torch.nn.Module, variant: Variant, device: torch.device) -> torch.nn.Module:
@@ -262,28 +262,23 @@ def _input(batch: int, sizes: Sizes, variant: Variant, device: torch.device) -> 
 
 
 def _train_step(model_name: str, sizes: Sizes, variant: Variant, device: torch.device) -> Callable[[], None]:
-    from .engine.optim import build_optimizer
+    """The engine's own training step (:func:`depthstudy.engine.train_step`) on one fixed batch."""
+    from . import losses
+    from .engine import TrainConfig, train_step
 
-    model = _build_model(model_name, sizes).train()
-    optimizer = build_optimizer(model, lr=1e-4, weight_decay=1e-4)
-    net = _prepare_model(model, variant, device)
+    model = _build_model(model_name, sizes)
+    loss = losses.build("combo", terms={"l1": 1.0, "ce": 1.0}) if model_name == "synergy" else losses.build("l1")
+    config = TrainConfig(steps=1, batch_size=sizes.batch_size, lr=1e-4, weight_decay=1e-4, device=str(device),
+                         amp=variant.amp, channels_last=variant.channels_last, compile=variant.compile,
+                         progress=False)
+    step = train_step(model, loss, config)
     b, h, w = sizes.batch_size, sizes.height, sizes.width
-    image = _input(b, sizes, variant, device)
+    gen = torch.Generator().manual_seed(1)
+    image = torch.rand(b, 3, h, w, generator=gen)
     gen = torch.Generator().manual_seed(2)
-    depth = (1 + 9 * torch.rand(b, 1, h, w, generator=gen)).to(device)
-    labels = torch.randint(0, 40, (b, h, w), generator=gen).to(device)
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=variant.amp):
-            out = net(image)
-        loss = (out["depth"].float() - depth).abs().mean()
-        if "semantic" in out:
-            loss = loss + torch.nn.functional.cross_entropy(out["semantic"].float(), labels)
-        loss.backward()
-        optimizer.step()
-
-    return step
+    batch = {"image": image, "depth": 1 + 9 * torch.rand(b, 1, h, w, generator=gen),
+             "semantic": torch.randint(0, 40, (b, h, w), generator=gen)}
+    return lambda: step(batch)
 
 
 def _infer_step(model_name: str, sizes: Sizes, variant: Variant, device: torch.device,

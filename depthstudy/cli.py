@@ -1,6 +1,8 @@
-"""Command line: ``depthstudy run | data | bench | profiles``.
+"""Command line: ``depthstudy run | train | studies | data | bench | profiles``.
 
     depthstudy run --profile cpu [--jobs 2] [--only 01_datasets ...] [-p key=value ...]
+    depthstudy train loss_comparison l1 --profile smoke --seed 0 [--steps K]   # one run, its metric row
+    depthstudy studies                           # the studies, their notebooks, upstream and variants
     depthstudy data synth --profile cpu          # pre-generate SynthRooms into the cache
     depthstudy data verify nyuv2 --root DIR      # presence, sizes, sha256 against data_manifests/
     depthstudy data fetch nyuv2 --root DIR       # download (resumable) and verify
@@ -62,6 +64,23 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .profiles import get_profile
+    from .studies import specs
+
+    prof = get_profile(args.profile, **({"steps": args.steps} if args.steps else {}))
+    rows = specs.train_variant(args.study, args.variant, prof, args.seed)
+    print(rows.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    return 0
+
+
+def _studies(args: argparse.Namespace) -> int:
+    from .studies import specs
+
+    print(specs.describe().to_string(index=False))
+    return 0
+
+
 def _profiles(args: argparse.Namespace) -> int:
     from .profiles import PROFILES
 
@@ -87,6 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1,
                    help="notebooks run at once, each with cpu_count/jobs threads (default 1)")
     p.set_defaults(func=_run)
+
+    t = sub.add_parser("train", help="train (or reuse) one run of a study and print its metric row")
+    t.add_argument("study", help="a study name (see `depthstudy studies`)")
+    t.add_argument("variant", help="one of the study's variants")
+    t.add_argument("--profile", required=True, help=f"one of {', '.join(profile_names())}")
+    t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    t.add_argument("--steps", type=int, default=None, help="training iterations (default: the profile's)")
+    t.set_defaults(func=_train)
+
+    st = sub.add_parser("studies", help="list the studies and their variants")
+    st.set_defaults(func=_studies)
 
     d = sub.add_parser("data", help="datasets: pre-generate, verify, fetch")
     dsub = d.add_subparsers(dest="data_command", required=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_ENV = "DEPTHSTUDY_PROFILE"
@@ -68,7 +68,6 @@ class Profile:
     nyu_train_frames: int = 40000     # CLIFFNet training frames sampled from the sync list (Decision D5)
     pretrained: str = ""              # local torchvision-format ResNet checkpoint ("" = random init)
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr_decay_at", tuple(self.lr_decay_at))
@@ -124,7 +123,7 @@ PROFILES: dict[str, Profile] = {
         backbone_depth=50, backbone_width=1.0, fpn_channels=256, head_width=64,
         steps=4000, batch_size=8, lr=1e-4, seeds=(0, 1, 2), protocol="synthetic",
         num_workers=4, heg_steps=4000, eval_batch_size=32,
-        amp="auto", channels_last="auto", compile=True,  # the fast path (issue 7); "auto" = on for CUDA
+        amp="auto", channels_last="auto", compile=True,  # the fast path (engine/config.py); "auto" = on for CUDA
         pretrained=os.environ.get("DEPTHSTUDY_PRETRAINED", ""),
         description="SynthRooms at CLIFFNet's 228x304 with ResNet-50 on one GPU.",
     ),
@@ -134,7 +133,7 @@ PROFILES: dict[str, Profile] = {
         backbone_depth=50, backbone_width=1.0, fpn_channels=256, head_width=64,
         steps=40000, batch_size=8, lr=1e-4, seeds=(0, 1, 2), protocol="eigen",
         num_workers=8, heg_steps=40000, eval_batch_size=32,
-        amp="auto", channels_last="auto", compile=True,  # the fast path (issue 7); "auto" = on for CUDA
+        amp="auto", channels_last="auto", compile=True,  # the fast path (engine/config.py); "auto" = on for CUDA
         nyu_root=os.environ.get("DEPTHSTUDY_NYU_ROOT", ""),
         nyu_sync_root=os.environ.get("DEPTHSTUDY_NYU_SYNC_ROOT", ""),
         pretrained=os.environ.get("DEPTHSTUDY_PRETRAINED", ""),

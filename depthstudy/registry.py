@@ -25,14 +25,22 @@ class Registry:
         self.package = package
         self.modules = dict(modules)
         self._builders: dict[str, Callable[..., Any]] = {}
+        self._from_profile: dict[str, Callable[[Any], dict[str, Any]]] = {}
 
-    def register(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorator: register ``fn`` as the builder of ``name``."""
+    def register(self, name: str, from_profile: Callable[[Any], dict[str, Any]] | None = None
+                 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: register ``fn`` as the builder of ``name``.
+
+        ``from_profile`` (detectron2's ``from_config`` habit) maps a run profile to the builder's
+        size options, next to the builder; :meth:`profile_options` calls it.
+        """
         if name not in self.modules:
             raise KeyError(f"{self.kind} {name!r} is not declared in the {self.package} registry table")
 
         def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
             self._builders[name] = fn
+            if from_profile is not None:
+                self._from_profile[name] = from_profile
             return fn
 
         return deco
@@ -48,6 +56,14 @@ class Registry:
         if name not in self._builders:
             importlib.import_module(f"{self.package}.{self.modules[name]}")
         return self._builders[name]
+
+    def profile_options(self, name: str, profile: Any) -> dict[str, Any]:
+        """The options ``name`` is built with for ``profile`` (its registered ``from_profile``)."""
+        self.get(name)
+        if name not in self._from_profile:
+            raise ValueError(f"{self.kind} {name!r} registers no from_profile "
+                             f"(see {self.package}.{self.modules[name]})")
+        return dict(self._from_profile[name](profile))
 
     def build(self, name: str, **options: Any) -> Any:
         """Build ``name`` with keyword ``options``; unknown option names raise ``TypeError``."""

@@ -1,8 +1,8 @@
 """Batch execution of the ordered study notebooks with papermill (``depthstudy run``).
 
 The runner
-- discovers ``notebooks/NN_name.ipynb`` in order; a notebook names the notebooks it needs in its
-  metadata (``metadata.depthstudy.depends_on``, a list of earlier names such as ``"08_heg_training"``);
+- discovers ``notebooks/NN_name.ipynb`` in order; a notebook needs the notebooks of the upstream
+  studies of its :class:`~depthstudy.studies.specs.Study` (derived, never hand-kept in metadata);
 - validates ``-p key=value`` names against each notebook's ``parameters`` cell with
   ``papermill.inspect_notebook`` (papermill itself only warns on unknown names), so a typo is an
   error that names it and lists the valid names; values are type-checked against the cells'
@@ -94,19 +94,26 @@ class NotebookRun:
 
 
 def discover(notebook_dir: Path | None = None) -> list[NotebookSpec]:
-    """Ordered study notebooks (``NN_*.ipynb``) with their declared dependencies."""
+    """Ordered study notebooks (``NN_*.ipynb``) with the dependencies their Study specs derive."""
+    from .studies.specs import notebook_dependencies
+
     notebook_dir = Path(notebook_dir) if notebook_dir else paths.notebooks_dir()
+    derived = notebook_dependencies()
     specs = []
     for path in sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb")):
         meta = nbformat.read(path, as_version=4).metadata.get("depthstudy", {})
-        specs.append(NotebookSpec(path.stem, path, tuple(meta.get("depends_on", ())), meta.get("export_html"),
+        if "depends_on" in meta:
+            raise ValueError(f"{path}: metadata.depthstudy.depends_on is no longer read; a notebook's "
+                             "dependencies come from the upstream studies of its Study spec "
+                             "(depthstudy/studies/specs.py)")
+        specs.append(NotebookSpec(path.stem, path, derived.get(path.stem, ()), meta.get("export_html"),
                                   bool(meta.get("run_last", False))))
     check_dependencies(specs)
     return specs
 
 
 def check_dependencies(specs: Sequence[NotebookSpec]) -> None:
-    """Each ``depends_on`` entry must name an earlier notebook that is not ``run_last``.
+    """Each (derived) ``depends_on`` entry must name an earlier notebook that is not ``run_last``.
 
     This keeps the dependency graph acyclic (the scheduler could otherwise wait forever) and turns
     a misspelt name into an error naming the notebook file instead of a silently met dependency.
@@ -115,7 +122,7 @@ def check_dependencies(specs: Sequence[NotebookSpec]) -> None:
     for spec in specs:
         for dep in spec.depends_on:
             if dep not in earlier:
-                raise ValueError(f"{spec.path}: metadata.depthstudy.depends_on names {dep!r}, which is not an "
+                raise ValueError(f"{spec.path}: the notebook's Study spec names {dep!r}, which is not an "
                                  f"earlier notebook; earlier ones: {', '.join(earlier) or 'none'}")
             if earlier[dep].run_last:
                 raise ValueError(f"{spec.path}: depends on {dep!r}, which is marked run_last (it runs after all others)")

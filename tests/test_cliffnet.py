@@ -52,7 +52,7 @@ def test_full_size_forward_once(paper_model):
     with torch.no_grad():
         out = paper_model(torch.rand(1, 3, 228, 304))
     assert tuple(out["depth"].shape) == (1, 1, 228, 304)
-    assert tuple(out["features"].shape) == (1, 256, 57, 76)  # res2 size of papers.md 1.1.2
+    assert tuple(out["features"].shape) == (1, 256, 57, 76)  # res2 size at CLIFFNet's 228x304
     assert torch.isfinite(out["depth"]).all()
 
 

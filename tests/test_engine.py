@@ -233,6 +233,22 @@ def test_evaluate_depth_metrics_ranges_and_semantic():
     assert result.semantic["miou"] == pytest.approx(frac1 / 2)
 
 
+class SemanticOnly(MeanDepth):
+    """MeanDepth without its depth output (a single-task semantic network)."""
+
+    def forward(self, image):
+        return {"semantic": super().forward(image)["semantic"]}
+
+
+def test_evaluate_a_model_without_depth_output():
+    data = TinyDataset(5)
+    result = evaluate(SemanticOnly(), data, classes=2, batch_size=2, device="cpu", progress=False)
+    assert result.summary == {} and result.per_image.empty
+    assert result.semantic["pixel_acc"] == pytest.approx((data.semantic == 1).double().mean().item())
+    with pytest.raises(ValueError, match="no 'depth' output"):
+        evaluate(SemanticOnly(), data, batch_size=2, device="cpu", progress=False)  # classes=None: nothing to score
+
+
 def test_seed_everything_and_progress_switch(monkeypatch):
     seed_everything(5)
     a = torch.rand(3)

@@ -34,14 +34,6 @@ def profile(tmp_path, monkeypatch):
     return get_profile("smoke", steps=4, batch_size=4, height=32, width=40)
 
 
-def test_sized_options_follow_profile(profile):
-    opts = experiment.sized_model_options(profile, "cliffnet")
-    assert (opts["backbone_depth"], opts["backbone_width"], opts["fpn_channels"]) == (18, 0.25, 32)
-    assert experiment.sized_model_options(profile, "structure", kind="branch")["width"] == profile.head_width
-    with pytest.raises(ValueError, match="unknown model 'nope'"):
-        experiment.sized_model_options(profile, "nope")
-
-
 def test_run_variant_records_rows_and_reuses_checkpoint(profile, tmp_path):
     writer = results.StudyWriter("toy", "smoke", root=tmp_path / "results", dataset="tiny",
                                  protocol="synthetic", params={})

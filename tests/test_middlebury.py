@@ -25,7 +25,7 @@ def test_motorcycle_depth_matches_published_ranges():
     assert tuple(image.shape) == (3, 500, 741) and tuple(depth.shape) == (1, 500, 741)
     assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
     valid = depth > 0
-    # data.md 5.1: disparity 7.19-59.9 px, 27,226 NaN holes -> depth about 2.1-5.0 m
+    # Motorcycle at quarter size: disparity 7.19-59.9 px, 27,226 NaN holes -> depth about 2.1-5.0 m
     assert int((~valid).sum()) == 27226
     assert float(depth[valid].min()) == pytest.approx(994.978 * 0.193001 / (59.9 + 31.086), rel=2e-3)
     assert float(depth[valid].max()) == pytest.approx(994.978 * 0.193001 / (7.19 + 31.086), rel=2e-3)

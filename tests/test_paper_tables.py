@@ -1,7 +1,7 @@
 """The published tables in results/paper/ against the seed texts of the two papers.
 
 Every cell of every CSV is checked against the numbers parsed from the table's region of the paper
-text (not against papers.md), plus named spot checks and structural checks.
+text (not against a transcription), plus named spot checks and structural checks.
 """
 
 from __future__ import annotations

@@ -7,13 +7,23 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from depthstudy import cli, runner
+from depthstudy.studies import specs as study_specs
+
+#: Dependencies of the test notebooks (the runner derives them from Study specs; see the fixture).
+DEPS: dict[str, tuple[str, ...]] = {}
+
+
+@pytest.fixture(autouse=True)
+def derived_dependencies(monkeypatch):
+    DEPS.clear()
+    monkeypatch.setattr(study_specs, "notebook_dependencies", lambda: dict(DEPS))
 
 
 def _write_nb(folder: Path, name: str, body: str, params: str = "", depends_on=(), **meta) -> Path:
     nb = new_notebook()
+    DEPS[name] = tuple(depends_on)
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                   "language_info": {"name": "python"},
-                   "depthstudy": {"depends_on": list(depends_on), **meta}}
+                   "language_info": {"name": "python"}, "depthstudy": dict(meta)}
     nb.cells = [new_code_cell(f"profile = 'smoke'\n{params}", metadata={"tags": ["parameters"]}),
                 new_code_cell(body)]
     path = folder / f"{name}.ipynb"

@@ -3,7 +3,7 @@
 One mapping code path serves NYU-Depth V2 and SynthRooms: both produce NYU-40 labels
 (1..40, 0 = unlabeled in the source files) and derive the 13- and 4-class maps here.
 The vectors are those of ``classMapping40.mat`` (``mapToNYUSuperClass``) and
-``class13Mapping.mat`` (``labels13``), see ``shared/spec/data.md`` section 2.
+``class13Mapping.mat`` (``labels13``) of the NYU toolbox.
 
 In returned tensors, classes are 0-based (0..C-1) and unlabeled pixels are ``IGNORE_INDEX``.
 """

@@ -2,7 +2,7 @@
 
 ``skimage.data.stereo_motorcycle()`` returns the left and right images (500x741 RGB) and the
 ground-truth disparity of the left view (float32 pixels, NaN where unknown), Middlebury's full
-resolution downsampled by 4. Its docstring gives the calibration at that size (data.md 5.1):
+resolution downsampled by 4. Its docstring gives the calibration at that size (from its ``calib.txt``):
 f = 994.978 px, doffs = 31.086 px, baseline = 193.001 mm, so
 
     depth [m] = f * B / (d + doffs),   B = 0.193001 m

@@ -1,4 +1,4 @@
-"""SynthRooms: the embedded procedural indoor RGB-D dataset (design.md, "SynthRooms").
+"""SynthRooms: the embedded procedural indoor RGB-D dataset.
 
 Each scene instance is a furnished room of one of :data:`SCENE_TYPES` (layout in
 :mod:`depthstudy.data.synth.layout`), seen from ``views_per_scene`` cameras and rendered by

@@ -10,12 +10,12 @@ reproducibility).
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, resolve_device
 from .distributed import get_rank, get_world_size, is_main_process
-from .loop import EvalResult, TrainResult, evaluate, predict, range_label, train
+from .loop import EvalResult, TrainResult, evaluate, predict, range_label, train, train_step
 from .optim import build_optimizer, build_scheduler, param_groups
 from .seeding import seed_everything
 
 __all__ = [
-    "TrainConfig", "TrainResult", "EvalResult", "train", "predict", "evaluate", "range_label",
+    "TrainConfig", "TrainResult", "EvalResult", "train", "train_step", "predict", "evaluate", "range_label",
     "param_groups", "build_optimizer", "build_scheduler", "seed_everything",
     "is_main_process", "get_rank", "get_world_size", "resolve_device",
     "load_checkpoint", "save_checkpoint",

@@ -164,7 +164,7 @@ def resolve_device(device: str = "auto") -> torch.device:
 def resolve_flag(value: bool | str, device: torch.device) -> bool:
     """``"auto"`` -> True on CUDA, False elsewhere; booleans pass through (used for ``amp``).
 
-    CPU measurements (issue 7; ``depthstudy bench --sizes cpu --threads 1 --variants fast
+    CPU measurements (``depthstudy bench --sizes cpu --threads 1 --variants fast
     channels_last bf16 compile`` on a 2-core AVX-512 Xeon without native bf16, taken while other
     jobs kept the load average at 2.6-5.3, so indicative only): bf16 autocast ran at 0.34-0.80x
     float32 (CLIFFNet training 0.67x, synergy training 0.80x, CLIFFNet inference 0.34x at batch 1,
@@ -179,7 +179,7 @@ def resolve_flag(value: bool | str, device: torch.device) -> bool:
 def resolve_channels_last(value: bool | str, device: torch.device) -> bool:
     """``"auto"`` -> True on CUDA and on the CPU, False elsewhere (MPS); booleans pass through.
 
-    CPU decision (issue 7), from the measurements described in :func:`resolve_flag`:
+    CPU decision, from the measurements described in :func:`resolve_flag`:
     channels_last training steps at the cpu profile's sizes (96x128, ResNet-18 x0.5, batch 8) ran
     faster than contiguous for every model of the study: with 1 torch thread 1.09-1.51x
     (cliffnet 1.18, synergy 1.51, fcrn 1.09, encdec 1.24, structure 1.21, heg_s 1.22, heg_r 1.36),

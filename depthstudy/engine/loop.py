@@ -77,7 +77,8 @@ class EvalResult:
         per_image: one row per (image, depth range): ``index`` (the sample's index),
             ``depth_range`` (label, "all" or "lo-hi"), ``n_valid`` and the metric columns.
             Images without a valid pixel in a range have no row for it.
-        summary: depth range (as given, e.g. None or (0, 4)) -> {metric: float, n_images, n_skipped}.
+        summary: depth range (as given, e.g. None or (0, 4)) -> {metric: float, n_images, n_skipped};
+            empty for a model without a ``depth`` output.
         semantic: {"miou", "pixel_acc", "mean_acc", "iou_per_class"} from one dataset-level
             confusion matrix, or None when no ``classes`` or no ``semantic`` output.
         protocol: the evaluation protocol name.
@@ -129,6 +130,24 @@ def train(model: nn.Module, loss_fn: Callable[..., Mapping[str, torch.Tensor]], 
     return TrainResult(model=unwrap(trainer.net), history=trainer.history(),
                        wall_time_s=time.perf_counter() - start, steps_done=trainer.step,
                        resumed_from=trainer.resumed_from, checkpoint=trainer.ckpt_path)
+
+
+def train_step(model: nn.Module, loss_fn: Callable[..., Mapping[str, torch.Tensor]],
+               config: TrainConfig) -> Callable[[dict], None]:
+    """The engine's own optimiser step as a function of one batch, for benchmarks.
+
+    Builds the state :func:`train` builds (device, channels_last, bf16 autocast, ``torch.compile``,
+    Adam with the engine's parameter groups, lr schedule) without data, checkpoints or logging.
+    Each call of the returned function runs one step of :func:`train`'s loop on ``batch`` (a
+    collated dict with ``image`` [B,3,H,W] and the loss's targets).
+    """
+    trainer = _Trainer(model, loss_fn, config, resolve_device(config.device), on_log=None)
+    trainer.net.train()
+
+    def step(batch: dict) -> None:
+        trainer._train_step(batch, "train")
+
+    return step
 
 
 def _check_train_args(model: Any, loss_fn: Any, train_set: Any, config: Any, semantic_set: Any) -> None:
@@ -428,7 +447,8 @@ def evaluate(model: nn.Module, dataset: Sized, *, protocol: str = "synthetic",
         gt_key: sample key of the ground truth (``"depth"`` or ``"raw_depth"``); None = the
             protocol's own ``gt`` field (``raw_depth`` for ``bts``, ``depth`` otherwise).
 
-    Predicted depths [N,1,h,w] are gathered on the CPU (float32); semantic logits are reduced to
+    A model without a ``depth`` output (a semantic-only network) gets an empty ``per_image`` and
+    ``summary`` and only ``semantic``. Predicted depths [N,1,h,w] are gathered on the CPU (float32); semantic logits are reduced to
     labels batch by batch. Per-image rows use the samples' own ``index`` values. Under torchrun
     every process evaluates the whole dataset (no sharding); write results from rank 0 only.
     """
@@ -439,14 +459,21 @@ def evaluate(model: nn.Module, dataset: Sized, *, protocol: str = "synthetic",
     matrix = ConfusionMatrix(classes) if classes is not None else None
     preds, gts, indices, seen_semantic = [], [], [], False
     for batch, outputs in _inference_batches(model, dataset, batch_size, device, progress, "evaluate"):
-        if gt_key not in batch:
-            raise KeyError(f"gt_key={gt_key!r} is not a sample key; samples have {list(batch)}")
-        preds.append(outputs["depth"].float().cpu())
-        gts.append(batch[gt_key])
-        indices.append(torch.as_tensor(batch["index"]))
+        if "depth" in outputs:
+            if gt_key not in batch:
+                raise KeyError(f"gt_key={gt_key!r} is not a sample key; samples have {list(batch)}")
+            preds.append(outputs["depth"].float().cpu())
+            gts.append(batch[gt_key])
+            indices.append(torch.as_tensor(batch["index"]))
         if matrix is not None and "semantic" in outputs:
             matrix.update(outputs["semantic"].argmax(dim=1).cpu(), batch["semantic"])
             seen_semantic = True
+    if not preds and not seen_semantic:
+        raise ValueError("evaluate: the model has no 'depth' output and no 'semantic' output was scored "
+                         f"(classes={classes}); nothing to evaluate")
+    semantic = matrix.compute() if seen_semantic else None
+    if not preds:
+        return EvalResult(per_image=pd.DataFrame(), summary={}, semantic=semantic, protocol=protocol)
     pred, gt, index = torch.cat(preds), torch.cat(gts), torch.cat(indices).tolist()
     frames, summary = [], {}
     for r in ranges:
@@ -456,6 +483,5 @@ def evaluate(model: nn.Module, dataset: Sized, *, protocol: str = "synthetic",
         frames.append(frame)
         summary[r] = depth_metrics(
             pred, gt, protocol=protocol, depth_range=r, aggregate="image")
-    semantic = matrix.compute() if seen_semantic else None
     return EvalResult(per_image=pd.concat(frames, ignore_index=True), summary=summary,
                       semantic=semantic, protocol=protocol)

@@ -1,4 +1,4 @@
-"""Optimiser and learning-rate schedule of CLIFFNet's code (papers.md section 1.5).
+"""Optimiser and learning-rate schedule of CLIFFNet's released code (scott89/CLIFFNet).
 
 - Adam (betas 0.9/0.999, eps 1e-8) with COUPLED L2 weight decay, i.e. ``torch.optim.Adam``'s
   ``weight_decay`` (the decay term is added to the gradient before the moment estimates; not AdamW).

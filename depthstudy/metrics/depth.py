@@ -1,6 +1,6 @@
 """Depth metrics under a named evaluation protocol (see ``depthstudy/protocols.yaml``).
 
-Formulas (shared/spec/data.md 3.2), on the valid pixel vectors ``gt`` and ``pred`` in metres,
+Formulas (the standard NYU depth metrics), on the valid pixel vectors ``gt`` and ``pred`` in metres,
 computed in float64:
 
 - abs_rel = mean(|gt - pred| / gt),  sq_rel = mean((gt - pred)^2 / gt)
@@ -73,7 +73,7 @@ def _resize_gt(gt: torch.Tensor, size: tuple[int, int], align_corners: bool
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Resize GT [N,H,W] to ``size`` without blending invalid pixels into valid ones.
 
-    Decision (CLIFFNet resizes its hole-free test GT with cv2 bilinear, papers.md 1.1.2; holes are
+    Decision (CLIFFNet resizes its hole-free test GT with cv2 bilinear in its released test code; holes are
     not addressed there): invalid source pixels (<= 0 or non-finite) are set to 0, the GT and its
     validity map are resized with the same bilinear weights, and an output pixel stays valid only
     if every source pixel with a non-zero weight was valid. On hole-free GT this equals a plain

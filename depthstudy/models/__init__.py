@@ -31,9 +31,20 @@ def build(name: str, **options: Any):
     return MODELS.build(name, **options)
 
 
+def from_profile(name: str, profile: Any, **options: Any):
+    """Build model ``name`` sized for ``profile`` (its ``from_profile``), updated with ``options``."""
+    return MODELS.build(name, **profile_options(name, profile, **options))
+
+
+def profile_options(name: str, profile: Any, **options: Any) -> dict[str, Any]:
+    """The options :func:`from_profile` builds ``name`` with: the model's sizing for ``profile``
+    (a :class:`depthstudy.profiles.Profile`), updated with ``options``."""
+    return {**MODELS.profile_options(name, profile), **options}
+
+
 def available() -> list[str]:
     """Names accepted by :func:`build`."""
     return MODELS.names()
 
 
-__all__ = ["MODELS", "build", "available"]
+__all__ = ["MODELS", "build", "available", "from_profile", "profile_options"]

@@ -1,6 +1,6 @@
 """CLIFFNet (Wang et al., ECCV 2020): ResNet -> FPN -> per-level convs -> 3 CLIFF fusions -> depth.
 
-Built exactly as the authors' released code (papers.md 1.2, tag [CODE]); the paper configuration
+Built exactly as the authors' released code (scott89/CLIFFNet, [CODE]); the paper configuration
 (ResNet-50, width 1, FPN 256, variant ``cliff``, no scene head) has 36,892,481 parameters:
 backbone 23,508,032; FPN 3,348,480; 4 per-level heads 2,362,368; 3 CLIFF modules 7,080,960;
 prediction head 592,641.
@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import MODELS
-from .resnet import InputNorm, load_backbone_weights, resnet
+from .resnet import InputNorm, backbone_options, load_backbone_weights, pretrained_path, resnet
 
 VARIANTS = ("cliff", "wo_att", "wo_sel", "wo_id", "baseline")
 
@@ -40,7 +40,7 @@ def _conv_bn_relu(cin: int, cout: int, kernel: int, bias: bool) -> nn.Sequential
 
 
 class FPN(nn.Module):
-    """Feature pyramid with BN + ReLU (papers.md 1.2.3, CLIFFNet's ``fpn.py`` with ``bn=True``).
+    """Feature pyramid with BN + ReLU (CLIFFNet's ``network/fpn.py`` with ``bn=True``).
 
     Laterals: 1x1 conv (bias) + BN + ReLU -> L2..L5. Top-down: M4 = L4 + up(L5), M3 = L3 + up(M4),
     M2 = L2 + up(M3), bilinear resize to the exact lateral size. Outputs: 3x3 conv (bias) + BN +
@@ -69,7 +69,7 @@ class CLIFF(nn.Module):
     Every "conv" is 3x3, pad 1, no bias, followed by BN + ReLU (written CBR); init
     ``kaiming_uniform_(a=1)``. Fh = bilinear upsample of x_h to (h, w). Output [B,C,h,w].
 
-    - ``cliff`` (the released code, papers.md 1.2.5): Fa = x_l * Fh;
+    - ``cliff`` (the released code): Fa = x_l * Fh;
       F1 = CBR([x_l, Fa]) (2C->C); F2 = CBR([Fh, F1]) (2C->C); out = F2 + Fh.
       Deviation from paper Eq. (2): the paper writes affine convs W*x + b with no nonlinearity;
       the code (followed here) has no bias and BN + ReLU after each conv.
@@ -82,7 +82,7 @@ class CLIFF(nn.Module):
     - ``wo_id`` (no identity mapping): as ``cliff`` with out = F2.
     - ``baseline``: S = x_l + Fh; F1 = CBR(S) (C->C); F2 = CBR(F1) (C->C); out = F2.
 
-    The ablation variants are described only in the paper's text (no code, papers.md 1.2.5).
+    The ablation variants are described only in the paper's text (no code).
     """
 
     def __init__(self, channels: int = 256, variant: str = "cliff"):
@@ -114,7 +114,7 @@ class CLIFF(nn.Module):
 
 
 class DepthHead(nn.Module):
-    """Per-level convs, CLIFF fusions and prediction (papers.md 1.2.4-1.2.6).
+    """Per-level convs, CLIFF fusions and prediction (CLIFFNet's ``network/fcn.py``).
 
     Per level (no sharing): 3x3 conv (bias) + BN + ReLU on p2..p5 -> p2'..p5'.
     f4 = CLIFF(p4', p5'), f3 = CLIFF(p3', f4), f2 = CLIFF(p2', f3).
@@ -191,7 +191,15 @@ class CLIFFNet(nn.Module):
         return out
 
 
-@MODELS.register("cliffnet")
+def cliffnet_options(profile) -> dict:
+    """Backbone, FPN width and ImageNet weights of ``profile`` (torchvision weights need PyTorch
+    stride placement and ImageNet normalisation instead of the authors' Caffe ones)."""
+    pretrained = pretrained_path(profile)
+    return {**backbone_options(profile), "fpn_channels": profile.fpn_channels, "pretrained": pretrained,
+            **({"stride": "pytorch", "input_norm": "imagenet"} if pretrained else {})}
+
+
+@MODELS.register("cliffnet", from_profile=cliffnet_options)
 def build_cliffnet(variant: str = "cliff", backbone_depth: int = 50, backbone_width: float = 1.0,
                    stride: str = "caffe", input_norm: str = "caffe", fpn_channels: int = 256,
                    scene_classes: int = 0, scene_hidden: int = 256,

@@ -84,7 +84,12 @@ class EncDec(nn.Module):
         return {"depth": self.pred(x)}
 
 
-@MODELS.register("encdec")
+def encdec_options(profile) -> dict:
+    """Base width 32 scaled by the profile's backbone width multiplier, a multiple of 8, at least 8."""
+    return {"base": max(8, int(round(32 * profile.backbone_width / 8)) * 8)}
+
+
+@MODELS.register("encdec", from_profile=encdec_options)
 def build_encdec(base: int = 32, depth: int = 5, input_norm: str = "imagenet",
                  upsample: str = "unpool") -> EncDec:
     """Build :class:`EncDec` (decision J16)."""

@@ -1,6 +1,6 @@
 """Laina et al. FCRN (ResNet-50 + up-projection), the baseline of Jiao et al. suppl. Table 8.
 
-Structure (papers.md 2.5.2, from the authors' TF port ``irolaina/FCRN-DepthPrediction``):
+Structure (from the authors' TF port ``irolaina/FCRN-DepthPrediction``):
 ResNet-50 (Caffe stride placement) -> ``layer1`` 1x1 conv 2048->1024 with bias + BN (no ReLU)
 -> four up-projection blocks 1024->512->256->128->64, each doubling the resolution (1/32 -> 1/2)
 -> dropout -> 3x3 conv 64->1 (with bias, no output activation) -> bilinear resize to the input.
@@ -32,7 +32,7 @@ Deviations from the TF port, both to keep that exact equivalence:
 
 Other choices: the BN layers use PyTorch's default eps 1e-5 (the TF port: 1e-4). The TF port is an
 inference release with dropout keep-probability 1; the training dropout rate is in no source,
-so ``dropout`` defaults to 0 (papers.md 2.5.2).
+so ``dropout`` defaults to 0.
 
 Inputs whose sides are not multiples of 32: every ResNet stride-2 stage gives ceil(n / 2), so the
 2x grid of an up-projection is the encoder's map one level finer or one larger; the block crops
@@ -53,7 +53,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import MODELS
-from .resnet import InputNorm, load_backbone_weights, resnet
+from .resnet import InputNorm, backbone_options, load_backbone_weights, pretrained_path, resnet
 
 Size = tuple[int, int]
 
@@ -222,11 +222,17 @@ class FCRN(nn.Module):
         return {"depth": resize_to(depth, image.shape[-2:])}
 
 
-@MODELS.register("fcrn")
+def fcrn_options(profile) -> dict:
+    """Backbone and ImageNet weights of ``profile`` (torchvision weights: PyTorch stride placement)."""
+    pretrained = pretrained_path(profile)
+    return {**backbone_options(profile), "pretrained": pretrained, **({"stride": "pytorch"} if pretrained else {})}
+
+
+@MODELS.register("fcrn", from_profile=fcrn_options)
 def build_fcrn(backbone_depth: int = 50, backbone_width: float = 1.0, stride: str = "caffe",
                input_norm: str = "imagenet", dropout: float = 0.0,
                pretrained: str | Path | None = None) -> FCRN:
-    """Build :class:`FCRN` (Laina et al.; papers.md 2.5.2)."""
+    """Build :class:`FCRN` (Laina et al., 3DV 2016)."""
     return FCRN(backbone_depth=backbone_depth, backbone_width=backbone_width, stride=stride,
                 input_norm=input_norm, dropout=dropout, pretrained=pretrained)
 

@@ -1,8 +1,8 @@
-"""Hierarchical embedding generators of CLIFFNet (paper 3.1, Tables 1-2; papers.md 1.4).
+"""Hierarchical embedding generators of CLIFFNet (paper 3.1, Tables 1-2).
 
 A HEG maps a depth map [B,1,H,W] in metres (raw, not normalised, as in the authors' code) to
 conv feature maps; the hierarchical loss compares ``embed(gt)`` and ``embed(pred)`` at layers
-2 and 4 (post-BN, post-LeakyReLU outputs, papers.md 1.4.2).
+2 and 4 (post-BN, post-LeakyReLU outputs, as in the authors' code).
 
 - HEG-S (:class:`HEGS`, ``build("heg_s")``): depth-based scene classifier, Table 1.
 - HEG-R (:class:`HEGR`, ``build("heg_r")``): depth auto-encoder, encoder per Table 2 (no BN),
@@ -199,13 +199,18 @@ class HEGR(_HEG):
         return {"depth": self.decode(self.encode(depth), tuple(depth.shape[-2:]))}
 
 
-@MODELS.register("heg_s")
+def heg_options(profile) -> dict:
+    """HEGs have the paper's fixed size at every profile (their task sets the scene count)."""
+    return {}
+
+
+@MODELS.register("heg_s", from_profile=heg_options)
 def heg_s(num_scenes: int = 249, in_channels: int = 1, width: float = 1.0) -> HEGS:
-    """HEG-S (paper Table 1); 249 scenes is the NYUv2 training-scene count (papers.md 1.4.4)."""
+    """HEG-S (paper Table 1); 249 scenes is the NYUv2 training-scene count."""
     return HEGS(num_scenes=num_scenes, in_channels=in_channels, width=width)
 
 
-@MODELS.register("heg_r")
+@MODELS.register("heg_r", from_profile=heg_options)
 def heg_r(in_channels: int = 1, width: float = 1.0) -> HEGR:
     """HEG-R (paper Table 2 encoder, Decisions C1-C6 decoder)."""
     return HEGR(in_channels=in_channels, width=width)

@@ -9,7 +9,7 @@ Two stride placements:
 
 - ``"pytorch"``: the stride-2 of a down-sampling Bottleneck sits on its 3x3 conv (torchvision).
 - ``"caffe"``: the stride-2 sits on the first 1x1 conv (MSRA/Caffe ResNet, used by CLIFFNet's
-  code, papers.md 1.2.2). For BasicBlock (ResNet-18/34) the two placements are identical.
+  code). For BasicBlock (ResNet-18/34) the two placements are identical.
 
 Both placements have the same keys and shapes; only the forward computation differs.
 """
@@ -20,6 +20,16 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+
+
+def backbone_options(profile) -> dict:
+    """ResNet depth and width multiplier of a profile (every ResNet-based model's ``from_profile``)."""
+    return {"backbone_depth": profile.backbone_depth, "backbone_width": profile.backbone_width}
+
+
+def pretrained_path(profile) -> str | None:
+    """The profile's local ImageNet checkpoint, where its backbone has torchvision widths, else None."""
+    return profile.pretrained if profile.pretrained and profile.backbone_width == 1.0 else None
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -36,7 +46,7 @@ class InputNorm(nn.Module):
     Modes:
         ``"imagenet"``: ``(x - mean) / std`` with torchvision's ImageNet mean/std (RGB order).
         ``"caffe"``: RGB -> BGR, ``x * 255 - (102.9801, 115.9465, 122.7717)``, no std division
-            (CLIFFNet's code, papers.md 1.1.1).
+            (CLIFFNet's code).
         ``"none"``: identity.
 
     The constants are non-persistent buffers, so they never appear in a state dict.

@@ -58,7 +58,7 @@ import torch.nn as nn
 
 from . import MODELS
 from .fcrn import check_image, half_size, resize_to
-from .resnet import InputNorm, load_backbone_weights, resnet
+from .resnet import InputNorm, load_backbone_weights, pretrained_path, resnet
 
 TASKS = ("depth", "semantic")
 KINDS = ("single_depth", "single_semantic", "finetune", "cascade_ds", "cascade_sd", "merge",
@@ -304,7 +304,13 @@ def _check_split(kind: str, split: int | None) -> int | None:
     return split
 
 
-@MODELS.register("structure")
+def structure_options(profile) -> dict:
+    """Stem = the profile's ResNet, task-layer width = ``profile.head_width``."""
+    return {"stem": f"resnet{profile.backbone_depth}", "stem_width": profile.backbone_width,
+            "width": profile.head_width, "pretrained": pretrained_path(profile)}
+
+
+@MODELS.register("structure", from_profile=structure_options)
 def build_structure(kind: str = "branch", split: int | None = None, classes: int = 4,
                     width: int = 32, stem: str = "resnet18", stem_width: float = 0.25,
                     stride: str = "pytorch", input_norm: str = "imagenet",

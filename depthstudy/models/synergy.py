@@ -1,5 +1,5 @@
 """Jiao et al. (ECCV 2018) synergy network: shared ResNet-50, depth and semantic branches joined
-by lateral sharing units, up-skip connections (suppl. Table 3; papers.md 2.1).
+by lateral sharing units, up-skip connections (suppl. Table 3).
 
 Layout at width 1 (channel counts scale with the backbone's c5 for narrow backbones)::
 
@@ -13,7 +13,7 @@ Layout at width 1 (channel counts scale with the backbone's c5 for narrow backbo
           -> conv_dep 64->1 | conv_sem 64->C (3x3, bias, no BN/ReLU)      (1/2)
           -> bilinear resize to the input size: "depth" [B,1,H,W], "semantic" [B,C,H,W]
 
-Decisions (papers.md, Jiao decision table):
+Decisions (``docs/decisions.md``, section J):
 
 - J1: one learned scalar per feature map in each LSU (``lsu="scalar"``, 4 per LSU, 12 in all);
   ``lsu="channel"`` gives one weight per channel instead.
@@ -43,7 +43,7 @@ import torch.nn as nn
 from . import MODELS
 from .fcrn import (UpProjection, build_encoder, check_image, conv_bn_relu, decoder_channels,
                    feature_sizes, resize_to)
-from .resnet import InputNorm
+from .resnet import InputNorm, backbone_options, pretrained_path
 
 TASKS = ("depth", "semantic")
 LSU_MODES = ("scalar", "channel")
@@ -189,7 +189,12 @@ class SynergyNet(nn.Module):
                 for i, u in enumerate(self.lsu) for name in LateralSharingUnit.NAMES}
 
 
-@MODELS.register("synergy")
+def synergy_options(profile) -> dict:
+    """Backbone and ImageNet weights of ``profile``."""
+    return {**backbone_options(profile), "pretrained": pretrained_path(profile)}
+
+
+@MODELS.register("synergy", from_profile=synergy_options)
 def build_synergy(classes: int = 40, depth_only: bool = False, backbone_depth: int = 50,
                   backbone_width: float = 1.0, stride: str = "pytorch", input_norm: str = "imagenet",
                   lsu: str = "scalar", lsu_init: float = 0.0, pretrained: str | Path | None = None,

@@ -1,6 +1,6 @@
 """Writing and reading ``results/<profile>/<study>/``: metrics, summary, provenance, figures.
 
-Layout (design.md, "Results")::
+Layout::
 
     results/<profile>/<study>/metrics.csv   one row per number (METRICS_COLUMNS)
     results/<profile>/<study>/summary.csv   mean/std over seeds + the published value (SUMMARY_COLUMNS)

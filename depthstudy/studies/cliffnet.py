@@ -3,7 +3,7 @@
 Notebooks 08-12 (HEG training, loss comparison = Table 5, loss gradients = Fig. 3, CLIFF
 ablations = Fig. 4, protocol sensitivity) take their variant tables and HEGs from here.
 
-HEGs (papers.md 1.4):
+HEGs (paper section 3.1):
 
 - **HEG-S** (:func:`train_heg_s`): scene-instance classification from depth. The labels are the
   training split's scene instances (SynthRooms scene ids; NYU's raw scenes with a/b parts merged,
@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from .. import experiment
-from ..engine import TrainResult, predict, train
+from ..engine import TrainResult, predict
 from ..experiment import Variant
 from ..losses.hierarchical import load_heg
 from ..models import heg as heg_models
@@ -83,7 +83,7 @@ LAYER_CANDIDATES: tuple[tuple[tuple[int, ...], tuple[float, ...]], ...] = (
 def warmup_steps(profile: Profile) -> int:
     """Warm-up of the hierarchical terms: the code's 100 iterations, at most a tenth of the run.
 
-    The authors' ``perc_loss_warmup = 100`` (papers.md 1.3) is 0.04% of their ~270k iterations;
+    The authors' ``perc_loss_warmup = 100`` (their released config) is 0.04% of their ~270k iterations;
     capping it at ``profile.steps // 10`` keeps the same "short ramp" character in short profiles.
     """
     return max(1, min(100, profile.steps // 10))
@@ -99,7 +99,7 @@ def loss_variants(profile: Profile, scene_classes: int) -> dict[str, Variant]:
     """Table 5: CLIFFNet (variant ``cliff``) trained with each loss, by canonical name.
 
     Paper 4.3: every variant except L1 adds its term to the depth-space L1. Decisions (weights not
-    given): Grad = L1 + 2 x Sobel-L1 (the authors' older config, papers.md 1.4.5); SI = L1 + SI
+    given): Grad = L1 + 2 x Sobel-L1 (an older config of the authors' code); SI = L1 + SI
     (lambda 0.5); DA = L1 + L_DA (Decisions J6-J9 of the ``da`` loss); MT = L1 + scene cross
     entropy with weight 1 on a scene head over ``scene_classes`` training scenes. The HEG variants
     use the ``hierarchical`` loss with layers (2, 4), weights (1, 10, 15) and the warm-up of
@@ -161,7 +161,7 @@ def split_views(scenes: Sequence[int], val_fraction: float = 0.2) -> tuple[list[
     """(train, val) item indices: per scene, the last ceil(n * val_fraction) items are held out.
 
     Scenes with a single item stay entirely in train. Both splits cover the same scenes, so a
-    scene classifier can be validated on views it has not seen (papers.md 1.4.4 trains HEG-S on
+    scene classifier can be validated on views it has not seen (the authors train HEG-S on
     the training scenes; the held-out views are our validation).
     """
     if not 0 < val_fraction < 1:
@@ -241,18 +241,17 @@ def heg_lr(profile: Profile, kind: str) -> float:
     return PAPER_LRS[kind] * profile.lr / PAPER_CLIFFNET_LR
 
 
-def heg_variant(profile: Profile, kind: str, num_classes: int) -> Variant:
-    """Description of one HEG training run (its hash keys the cache folder)."""
+def heg_variant(profile: Profile, kind: str, num_classes: int, *, steps: int | None = None,
+                val_fraction: float = 0.2) -> Variant:
+    """One HEG training run: model, loss, schedule (``profile.heg_steps`` at :func:`heg_lr`) and
+    the view split of its task (its run key covers all of them, not CLIFFNet's ``steps``)."""
     options = {"heg_s": {"num_scenes": num_classes}, "heg_r": {},
                "heg_im": {"num_scenes": num_classes, "in_channels": 3}}[kind]
     model = "heg_r" if kind == "heg_r" else "heg_s"
     loss = "l1" if kind == "heg_r" else "scene_ce"
-    return Variant(kind, model, model_options=options, loss=loss, train={"lr": heg_lr(profile, kind)})
-
-
-def heg_path(profile: Profile, kind: str, num_classes: int, seed: int) -> Path:
-    """Cache file of a trained HEG (under :func:`depthstudy.experiment.run_dir`)."""
-    return experiment.run_dir(profile, HEG_STUDY, heg_variant(profile, kind, num_classes), seed) / HEG_FILE
+    return Variant(kind, model, model_options=options, loss=loss,
+                   train={"lr": heg_lr(profile, kind), "steps": steps or profile.heg_steps},
+                   data={"task": kind, "val_fraction": val_fraction})
 
 
 def _heg_task(kind: str, train_set) -> tuple[list[int], int, str]:
@@ -269,27 +268,25 @@ def _heg_task(kind: str, train_set) -> tuple[list[int], int, str]:
 def _train_heg(kind: str, profile: Profile, train_set, seed: int, *, steps: int | None = None,
                val_fraction: float = 0.2, progress: bool = False, retrain: bool = False) -> HEGRun:
     labels, n_classes, source = _heg_task(kind, train_set)
-    variant = heg_variant(profile, kind, n_classes)
-    folder = experiment.run_dir(profile, HEG_STUDY, variant, seed)
-    path = folder / HEG_FILE
-    if path.is_file() and not retrain:
-        return load_heg_run(kind, path)
-    train_idx, val_idx = split_views(item_scenes(train_set), val_fraction)
-    fit_set, val_set = (TaskSet(train_set, idx, labels, source) for idx in (train_idx, val_idx))
-    model = experiment.build_variant_model(profile, variant, seed)
-    loss = experiment.build_variant_loss(variant)
-    config = experiment.train_config(profile.replace(lr=variant.train["lr"]), seed, checkpoint_dir=folder,
-                                     steps=steps or profile.heg_steps, progress=progress)
-    result: TrainResult = train(model, loss, fit_set, config)
-    trained = result.model.eval()
-    metrics = _heg_metrics(kind, trained, fit_set, val_set, profile, n_classes)
-    if kind == "heg_im":
-        trained = heg_models.to_depth_input(trained)
-    options = dict(variant.model_options, **({"in_channels": 1} if kind == "heg_im" else {}))
-    history = result.history
-    torch.save({"model": variant.model, "options": options, "state_dict": trained.state_dict(),
-                "metrics": metrics, "history": history.to_dict("list"), "kind": kind, "seed": seed}, path)
-    return HEGRun(kind, heg_models.freeze(trained), history, metrics, path)
+    variant = heg_variant(profile, kind, n_classes, steps=steps, val_fraction=val_fraction)
+    with experiment.run_lock(experiment.run_dir(profile, HEG_STUDY, variant, seed)) as folder:
+        path = folder / HEG_FILE
+        if path.is_file() and not retrain:
+            return load_heg_run(kind, path, experiment.run_name(folder, profile))
+        train_idx, val_idx = split_views(item_scenes(train_set), val_fraction)
+        fit_set, val_set = (TaskSet(train_set, idx, labels, source) for idx in (train_idx, val_idx))
+        result: TrainResult = experiment.fit(profile, variant, seed, fit_set, folder=folder, progress=progress)
+        trained = result.model.eval()
+        metrics = _heg_metrics(kind, trained, fit_set, val_set, profile, n_classes)
+        if kind == "heg_im":
+            trained = heg_models.to_depth_input(trained)
+        options = dict(variant.model_options, **({"in_channels": 1} if kind == "heg_im" else {}))
+        history = result.history
+        torch.save({"model": variant.model, "options": options, "state_dict": trained.state_dict(),
+                    "metrics": metrics, "history": history.to_dict("list"), "kind": kind, "seed": seed}, path)
+        model = heg_models.freeze(trained)
+        model.run_key = experiment.run_name(folder, profile)
+        return HEGRun(kind, model, history, metrics, path)
 
 
 def _heg_metrics(kind: str, model: nn.Module, fit_set, val_set, profile: Profile,
@@ -314,10 +311,15 @@ def _heg_metrics(kind: str, model: nn.Module, fit_set, val_set, profile: Profile
     return out
 
 
-def load_heg_run(kind: str, path: str | Path) -> HEGRun:
-    """Reload a HEG written by the training functions (frozen, eval mode)."""
+def load_heg_run(kind: str, path: str | Path, run_key: str | None = None) -> HEGRun:
+    """Reload a HEG written by the training functions (frozen, eval mode).
+
+    ``run_key`` (default: the file's run folder relative to the profile's runs root) is set as the
+    module's ``run_key``, so the runs that use it are keyed by it (Decision X30).
+    """
     path = Path(path)
     model = heg_models.freeze(load_heg(path))
+    model.run_key = run_key or "/".join(path.parent.parts[-3:])
     blob = torch.load(path, map_location="cpu", weights_only=False)
     return HEGRun(kind, model, pd.DataFrame(blob.get("history", {})), dict(blob.get("metrics", {})), path)
 
@@ -352,7 +354,10 @@ def heg_for(loss_name: str, profile: Profile, train_set, seed: int, progress: bo
     """The frozen HEG a loss variant needs: random (``heg_rn``, HEG-S architecture, seeded) or the
     cached HEG of 08 for this seed (trained now if the cache lacks it)."""
     if loss_name == "heg_rn":
-        return heg_models.random_heg("s", seed=seed, num_scenes=len(scene_label_map(item_scenes(train_set))))
+        scenes = len(scene_label_map(item_scenes(train_set)))
+        model = heg_models.random_heg("s", seed=seed, num_scenes=scenes)
+        model.run_key = f"random_heg/s/seed{seed}-scenes{scenes}"  # built, not trained: named by its inputs
+        return model
     if loss_name not in TRAINERS:
         raise ValueError(f"no HEG for loss {loss_name!r}; expected heg_rn or one of {sorted(TRAINERS)}")
     return TRAINERS[loss_name](profile, train_set, seed, progress=progress).model
@@ -373,16 +378,9 @@ def loss_runtime(variant: Variant, profile: Profile, train_set, seed: int, hegs:
 def load_or_train(profile: Profile, study: str, variant: Variant, seed: int, train_set,
                   runtime: Mapping[str, Any] | None = None, progress: bool = False) -> nn.Module:
     """The model trained by :func:`depthstudy.experiment.run_variant` for ``study`` (eval mode);
-    trained now (same cache folder, resumable) when the notebook that owns it has not run."""
-    try:
-        return experiment.load_trained(profile, study, variant, seed)
-    except FileNotFoundError:
-        folder = experiment.run_dir(profile, study, variant, seed)
-        model = experiment.build_variant_model(profile, variant, seed)
-        loss = experiment.build_variant_loss(variant, **(runtime or {}))
-        config = experiment.train_config(profile, seed, checkpoint_dir=folder, progress=progress,
-                                         **variant.train)
-        return train(model, loss, train_set, config).model.eval()
+    trained now (same keyed folder and lock, resumable) when the notebook that owns it has not run."""
+    return experiment.obtain_run(profile, study, variant, seed, missing="train", train_set=train_set,
+                                 runtime=runtime, progress=progress)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -418,9 +416,7 @@ def layer_search(profile: Profile, train_set, heg: nn.Module, seed: int, *,
             runtime = {"heg": heg}
         else:
             variant, runtime = Variant("L0", "cliffnet", loss="l1"), {}
-        model = experiment.build_variant_model(short, variant, seed)
-        loss = experiment.build_variant_loss(variant, **runtime)
-        trained = train(model, loss, fit_set, experiment.train_config(short, seed, progress=progress)).model
+        trained = experiment.fit(short, variant, seed, fit_set, runtime=runtime, progress=progress).model
         scores = experiment.evaluate_model(short, trained, val_set, variant).summary[None]
         rows.append({"candidate": variant.name, "layers": tuple(layers), "weights": tuple(weights),
                      **{k: v for k, v in scores.items() if k not in ("n_images", "n_skipped")},
@@ -432,7 +428,6 @@ def layer_search(profile: Profile, train_set, heg: nn.Module, seed: int, *,
 # protocol sensitivity
 
 
-RESOLUTIONS = ("network", "full")
 AGGREGATES = ("image", "pixel")
 REFERENCE = ("cliffnet", "network", "image")
 
@@ -515,12 +510,10 @@ def sensitivity_table(summary: pd.DataFrame, metrics: Sequence[str] = ("rmse", "
 
 
 __all__ = [
-    "ABLATION_STUDY", "CLIFF_VARIANTS", "HEGRun", "HEG_KINDS", "HEG_LAYERS", "HEG_STUDY", "HEG_WEIGHTS",
-    "AGGREGATES", "LAYER_CANDIDATES", "LOSS_NAMES", "REFERENCE", "RESOLUTIONS", "LOSS_STUDY", "SceneRelabelled", "TaskSet", "ablation_variants",
-    "candidate_label", "heg_for", "heg_lr", "heg_path", "heg_variant", "hierarchical_options",
-    "item_scene_types", "item_scenes", "layer_search", "load_heg_run", "load_or_train",
-    "full_resolution_test_set", "network_resolution_test_set", "loss_runtime", "loss_variants",
-    "scene_label_map",
-    "score_protocols", "sensitivity_table", "stack_maps", "split_views", "train_heg_im", "train_heg_r",
-    "train_heg_s", "warmup_steps",
+    "ABLATION_STUDY", "AGGREGATES", "CLIFF_VARIANTS", "HEGRun", "HEG_KINDS", "HEG_LAYERS", "HEG_STUDY", "HEG_WEIGHTS",
+    "LAYER_CANDIDATES", "LOSS_NAMES", "LOSS_STUDY", "REFERENCE", "SceneRelabelled", "TaskSet", "ablation_variants",
+    "candidate_label", "full_resolution_test_set", "heg_for", "heg_lr", "heg_variant", "hierarchical_options",
+    "item_scene_types", "item_scenes", "layer_search", "load_heg_run", "load_or_train", "loss_runtime",
+    "loss_variants", "network_resolution_test_set", "scene_label_map", "score_protocols", "sensitivity_table",
+    "split_views", "stack_maps", "train_heg_im", "train_heg_r", "train_heg_s", "warmup_steps",
 ]

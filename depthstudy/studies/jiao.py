@@ -52,13 +52,12 @@ matplotlib.use(matplotlib.get_backend())  # respect MPLBACKEND (Agg under test)
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from torch.utils.data import DataLoader, Dataset  # noqa: E402
+from torch.utils.data import Dataset  # noqa: E402
 
 from .. import experiment, results, viz  # noqa: E402
 from ..data.classes import IGNORE_INDEX  # noqa: E402
-from ..engine import resolve_device, train  # noqa: E402
+from ..engine import evaluate  # noqa: E402
 from ..experiment import Variant  # noqa: E402
-from ..metrics import ConfusionMatrix, depth_metrics  # noqa: E402
 from ..profiles import Profile  # noqa: E402
 from .cliffnet import item_scenes  # noqa: E402
 
@@ -201,47 +200,26 @@ def evaluate_tasks(profile: Profile, model: torch.nn.Module, test_set, classes: 
                    tasks: Sequence[str] = TASKS) -> tuple[dict[str, float], int]:
     """Depth metrics (profile protocol, all valid pixels) and/or mIoU and pixel accuracy.
 
-    Works for models that output only ``semantic`` (the single-task and fine-tuned semantic
-    networks), which :func:`depthstudy.engine.evaluate` does not accept. Only the ``tasks`` the
-    model outputs are scored. Returns (metrics, number of test images).
+    :func:`depthstudy.engine.evaluate` on the ``tasks`` the model outputs (the single-task and
+    fine-tuned semantic networks have no depth output). Returns (metrics, number of test images).
     """
-    device = resolve_device(profile.device)
-    matrix = ConfusionMatrix(classes)
-    preds, gts, seen = [], [], set()
-    was_training = model.training
-    model.to(device).eval()
-    try:
-        with torch.no_grad():
-            for batch in DataLoader(test_set, batch_size=profile.eval_batch_size, shuffle=False):
-                out = model(batch["image"].to(device))
-                if "depth" in out and "depth" in tasks:
-                    preds.append(out["depth"].float().cpu())
-                    gts.append(batch["depth"])
-                    seen.add("depth")
-                if "semantic" in out and "semantic" in tasks:
-                    matrix.update(out["semantic"].argmax(dim=1).cpu(), batch["semantic"])
-                    seen.add("semantic")
-    finally:
-        model.train(was_training)
-    if not seen:
-        raise ValueError(f"model outputs none of the tasks {tuple(tasks)}")
+    result = evaluate(model, test_set, protocol=profile.protocol,
+                      classes=classes if "semantic" in tasks else None,
+                      batch_size=profile.eval_batch_size, device=profile.device, progress=False)
     metrics: dict[str, float] = {}
-    if "depth" in seen:
-        scores = depth_metrics(torch.cat(preds), torch.cat(gts), protocol=profile.protocol)
-        metrics.update({k: float(v) for k, v in scores.items() if k not in ("n_images", "n_skipped")})
-    if "semantic" in seen:
-        sem = matrix.compute()
-        metrics.update(miou=float(sem["miou"]), pixel_acc=float(sem["pixel_acc"]))
+    if "depth" in tasks and None in result.summary:
+        metrics.update({k: float(v) for k, v in result.summary[None].items() if k not in ("n_images", "n_skipped")})
+    if result.semantic is not None:
+        metrics.update(miou=float(result.semantic["miou"]), pixel_acc=float(result.semantic["pixel_acc"]))
+    if not metrics:
+        raise ValueError(f"model outputs none of the tasks {tuple(tasks)}")
     return metrics, len(test_set)
 
 
 def _fit(profile: Profile, variant: Variant, model: torch.nn.Module, seed: int, train_set, *,
          study: str, semantic_set=None) -> torch.nn.Module:
-    folder = experiment.run_dir(profile, study, variant, seed)
-    config = experiment.train_config(profile, seed, checkpoint_dir=folder,
-                                     **{"progress": False, **variant.train})
-    loss = experiment.build_variant_loss(variant)
-    return train(model, loss, train_set, config, semantic_set=semantic_set).model
+    return experiment.train_run(profile, study, variant, seed, train_set, model=model,
+                                semantic_set=semantic_set).model
 
 
 def run_task_variant(profile: Profile, variant: Variant, seed: int, train_set, test_set, *, study: str,
