@@ -435,7 +435,6 @@ def bench_loader(sizes: Sizes, timing: Timing, device: torch.device) -> dict:
     stream = batch_stream(dataset, sizes.batch_size, seed=0, stream=0, rank=0, world_size=1, start=0,
                           num_workers=sizes.num_workers, pin_memory=device.type == "cuda")
     result = measure(lambda: next(stream), sizes.batch_size, timing)
-    del stream
     return {**result, "dataset_s": dataset_s, "num_workers": sizes.num_workers, "batch": sizes.batch_size,
             "size": [sizes.height, sizes.width], "loadavg_1m": _load()}
 
@@ -573,7 +572,8 @@ def _run(names: list[str], dev: torch.device, sizes: Sizes, timing: Timing, vari
         elif name == "loader":
             report["results"][name] = _logged(name, "-", lambda _: bench_loader(sizes, timing, dev))
         elif name in STUDY_GOALS_S:
-            report["results"][name] = _logged(name, "-", lambda _: bench_study(name.removeprefix("study_"), threads))
+            study = name.removeprefix("study_")
+            report["results"][name] = _logged(name, "-", lambda _, study=study: bench_study(study, threads))
         else:
             base = {**specs[name], "name": name, "sizes": asdict(sizes), "device": str(dev), "timing": asdict(timing),
                     "threads": threads}

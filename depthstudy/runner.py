@@ -125,7 +125,8 @@ def check_dependencies(specs: Sequence[NotebookSpec]) -> None:
                 raise ValueError(f"{spec.path}: the notebook's Study spec names {dep!r}, which is not an "
                                  f"earlier notebook; earlier ones: {', '.join(earlier) or 'none'}")
             if earlier[dep].run_last:
-                raise ValueError(f"{spec.path}: depends on {dep!r}, which is marked run_last (it runs after all others)")
+                raise ValueError(f"{spec.path}: depends on {dep!r}, which is marked run_last "
+                                 "(it runs after all others)")
         earlier[spec.name] = spec
 
 

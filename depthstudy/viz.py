@@ -11,11 +11,11 @@ from typing import Sequence
 import matplotlib
 
 matplotlib.use(matplotlib.get_backend())  # respect MPLBACKEND (Agg under test)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from .data.classes import IGNORE_INDEX  # noqa: E402
+from .data.classes import IGNORE_INDEX
 
 DEPTH_CMAP = "magma_r"
 #: Perceptual colormap of attention maps and other [0, 1] maps (Decision X23).

@@ -6,8 +6,8 @@ import torch
 
 matplotlib.use("Agg")
 
-from depthstudy import models  # noqa: E402
-from depthstudy.analysis import attention  # noqa: E402
+from depthstudy import models
+from depthstudy.analysis import attention
 
 
 def test_attention_map_sums_absolute_channels():

@@ -12,13 +12,12 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent / "_scripts"))
 
-from tiny_engine import TinyDataset, TinyLoss, build_tiny  # noqa: E402
+from tiny_engine import TinyDataset, TinyLoss, build_tiny
 
-from depthstudy.engine import (TrainConfig, evaluate, load_checkpoint, param_groups, predict,  # noqa: E402
-                               seed_everything, train)
-from depthstudy.engine.optim import build_optimizer  # noqa: E402
-from depthstudy.engine.progress import progress_enabled  # noqa: E402
-from depthstudy.engine.sampling import ShardedBatchSampler  # noqa: E402
+from depthstudy.engine import TrainConfig, evaluate, load_checkpoint, param_groups, predict, seed_everything, train
+from depthstudy.engine.optim import build_optimizer
+from depthstudy.engine.progress import progress_enabled
+from depthstudy.engine.sampling import ShardedBatchSampler
 
 QUIET = dict(progress=False, device="cpu")
 

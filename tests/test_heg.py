@@ -69,7 +69,7 @@ def test_heg_s_forward_and_width():
     out["scene"].sum().backward()
     assert m.convs[0][0].weight.grad is not None
     half = build("heg_s", num_scenes=5, width=0.5)
-    assert [conv_of(l).out_channels for l in half.convs] == [8, 8, 16, 16, 32, 32]
+    assert [conv_of(layer).out_channels for layer in half.convs] == [8, 8, 16, 16, 32, 32]
     assert half.classifier[0].in_features == 4 * 32
 
 
@@ -129,7 +129,7 @@ def test_to_depth_input_averages_first_layer():
 def test_freeze_keeps_eval_and_passes_gradients():
     m = freeze(build("heg_s"))
     m.train()
-    assert not m.training and not any(l.training for l in m.modules())
+    assert not m.training and not any(mod.training for mod in m.modules())
     assert not any(p.requires_grad for p in m.parameters())
     mean_before = m.convs[0][1].running_mean.clone()
     x = (torch.rand(2, 1, 16, 20) * 10).requires_grad_()

@@ -12,8 +12,16 @@ import numpy as np
 import pytest
 import yaml
 
-from depthstudy.data.manifest import (DataFetchError, DataVerificationError, UnknownManifestError, cli_fetch,
-                                      cli_verify, fetch, load_manifest, verify)
+from depthstudy.data.manifest import (
+    DataFetchError,
+    DataVerificationError,
+    UnknownManifestError,
+    cli_fetch,
+    cli_verify,
+    fetch,
+    load_manifest,
+    verify,
+)
 from depthstudy.data.nyu_fixture import write_fixture_root
 from depthstudy.data.nyuv2 import NYUv2Labeled
 
@@ -29,7 +37,7 @@ class Server:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server API)
+            def do_GET(self):
                 server.requests.append((self.path, self.headers.get("Range")))
                 data = server.files.get(self.path)
                 if data is None:

@@ -13,10 +13,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from depthstudy.data.classes import IGNORE_INDEX, MAP_40_TO_4, MAP_40_TO_13
-from depthstudy.data.nyu_fixture import (fixture_class_table, write_fixture_root, write_labeled_fixture,
-                                         write_splits_fixture)
-from depthstudy.data.nyuv2 import (NYU_INTRINSICS, RAW_IGNORE_INDEX, NYUv2Labeled, nyu_scene_name,
-                                   scale_intrinsics)
+from depthstudy.data.nyu_fixture import (
+    fixture_class_table,
+    write_fixture_root,
+    write_labeled_fixture,
+    write_splits_fixture,
+)
+from depthstudy.data.nyuv2 import NYU_INTRINSICS, RAW_IGNORE_INDEX, NYUv2Labeled, nyu_scene_name, scale_intrinsics
 from depthstudy.data.sample import check_sample
 from depthstudy.io import sha256_file
 

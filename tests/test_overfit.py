@@ -39,7 +39,7 @@ def test_l1_halves_on_four_images(name, batch):
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     model.train()
     first = None
-    for step in range(MAX_STEPS):
+    for _ in range(MAX_STEPS):
         loss = loss_fn(model(batch["image"]), batch)["total"]
         first = float(loss) if first is None else first
         if float(loss) <= first / 2:

@@ -7,7 +7,7 @@ import torch
 
 matplotlib.use("Agg")
 
-from depthstudy.analysis import pointcloud  # noqa: E402
+from depthstudy.analysis import pointcloud
 
 
 def test_backproject_hand_computed():

@@ -1,6 +1,7 @@
 """Report: gathering summaries, ours vs paper, Table 4 rows, HTML export (verdicts: test_evidence.py)."""
 
 import nbformat
+import pandas as pd
 import pytest
 
 from depthstudy import report, results

@@ -8,9 +8,9 @@ import torch
 
 matplotlib.use("Agg")
 
-from depthstudy import results  # noqa: E402
-from depthstudy.profiles import get_profile  # noqa: E402
-from depthstudy.studies import jiao  # noqa: E402
+from depthstudy import results
+from depthstudy.profiles import get_profile
+from depthstudy.studies import jiao
 
 
 def tidy(entries):

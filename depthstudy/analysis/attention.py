@@ -19,12 +19,12 @@ from typing import Mapping, Sequence
 import matplotlib
 
 matplotlib.use(matplotlib.get_backend())  # respect MPLBACKEND (Agg under test)
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-from ..viz import MAP_CMAP, image_hwc, to_numpy  # noqa: E402
+from ..viz import MAP_CMAP, image_hwc, to_numpy
 
 #: Synergy-network feature -> figure column title.
 SYNERGY_LAYERS = {"backbone": "backbone (res5)", "bottleneck": "shared bottleneck (conv2)",

@@ -14,10 +14,10 @@ from typing import Mapping, Sequence
 import matplotlib
 
 matplotlib.use(matplotlib.get_backend())  # respect MPLBACKEND (Agg under test)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from ..viz import to_numpy  # noqa: E402
+from ..viz import to_numpy
 
 Intrinsics = tuple[float, float, float, float]
 

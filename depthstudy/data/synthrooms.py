@@ -215,7 +215,8 @@ def _generate(split: str, params: dict[str, Any], progress: bool) -> dict[str, n
     if progress:
         from tqdm.auto import tqdm
         scenes = tqdm(scenes, desc=f"SynthRooms {split} {params['height']}x{params['width']}", unit="scene")
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("rgb", "depth", "raw_valid", "label40", "scene", "scene_type")}
+    keys = ("rgb", "depth", "raw_valid", "label40", "scene", "scene_type")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     for scene in scenes:
         out = render_views(params["seed"], scene, views, params["height"], params["width"])
         parts["rgb"].append(out["rgb"])

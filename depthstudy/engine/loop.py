@@ -37,9 +37,18 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .checkpoint import check_compatible, checkpoint_path, load_checkpoint, save_checkpoint
-from .config import TrainConfig, resolve_device, resolve_channels_last, resolve_flag
-from .distributed import (all_gather_object, all_reduce_mean, get_rank, get_world_size, is_main_process,
-                          local_batch_size, process_group, unwrap, wrap_model)
+from .config import TrainConfig, resolve_channels_last, resolve_device, resolve_flag
+from .distributed import (
+    all_gather_object,
+    all_reduce_mean,
+    get_rank,
+    get_world_size,
+    is_main_process,
+    local_batch_size,
+    process_group,
+    unwrap,
+    wrap_model,
+)
 from .optim import build_optimizer, build_scheduler
 from .progress import progress_bar
 from .sampling import batch_stream
@@ -220,7 +229,7 @@ class _Trainer:
             set_rng_state(states[self.rank])
             return
         warnings.warn(f"checkpoint was written by {len(states)} process(es), this run has {self.world}: "
-                      "random streams are reseeded, so the run will not match an uninterrupted one")
+                      "random streams are reseeded, so the run will not match an uninterrupted one", stacklevel=2)
         if self.rank == 0:
             set_rng_state(states[0])
         else:
@@ -448,9 +457,10 @@ def evaluate(model: nn.Module, dataset: Sized, *, protocol: str = "synthetic",
             protocol's own ``gt`` field (``raw_depth`` for ``bts``, ``depth`` otherwise).
 
     A model without a ``depth`` output (a semantic-only network) gets an empty ``per_image`` and
-    ``summary`` and only ``semantic``. Predicted depths [N,1,h,w] are gathered on the CPU (float32); semantic logits are reduced to
-    labels batch by batch. Per-image rows use the samples' own ``index`` values. Under torchrun
-    every process evaluates the whole dataset (no sharding); write results from rank 0 only.
+    ``summary`` and only ``semantic``. Predicted depths [N,1,h,w] are gathered on the CPU (float32);
+    semantic logits are reduced to labels batch by batch. Per-image rows use the samples' own
+    ``index`` values. Under torchrun every process evaluates the whole dataset (no sharding); write
+    results from rank 0 only.
     """
     from ..metrics import ConfusionMatrix, depth_metrics, get_protocol, per_image_metrics
 

@@ -41,8 +41,7 @@ import torch
 import torch.nn as nn
 
 from . import MODELS
-from .fcrn import (UpProjection, build_encoder, check_image, conv_bn_relu, decoder_channels,
-                   feature_sizes, resize_to)
+from .fcrn import UpProjection, build_encoder, check_image, conv_bn_relu, decoder_channels, feature_sizes, resize_to
 from .resnet import InputNorm, backbone_options, pretrained_path
 
 TASKS = ("depth", "semantic")

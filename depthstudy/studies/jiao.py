@@ -49,17 +49,17 @@ from typing import Any, Mapping, Sequence
 import matplotlib
 
 matplotlib.use(matplotlib.get_backend())  # respect MPLBACKEND (Agg under test)
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.data import Dataset  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
 
-from .. import experiment, results, viz  # noqa: E402
-from ..data.classes import IGNORE_INDEX  # noqa: E402
-from ..engine import evaluate  # noqa: E402
-from ..experiment import Variant  # noqa: E402
-from ..profiles import Profile  # noqa: E402
-from .cliffnet import item_scenes  # noqa: E402
+from .. import experiment, results, viz
+from ..data.classes import IGNORE_INDEX
+from ..engine import evaluate
+from ..experiment import Variant
+from ..profiles import Profile
+from .cliffnet import item_scenes
 
 STRUCTURE_STUDY = "structures"
 BRANCH_STUDY = "branch_split"

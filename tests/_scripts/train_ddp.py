@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tiny_engine import TinyDataset, TinyLoss, build_tiny  # noqa: E402
+from tiny_engine import TinyDataset, TinyLoss, build_tiny
 
-from depthstudy.engine import TrainConfig, get_world_size, is_main_process, train  # noqa: E402
+from depthstudy.engine import TrainConfig, get_world_size, is_main_process, train
 
 
 def main(out_json: str) -> None:

@@ -17,9 +17,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tiny_engine import TinyDataset, TinyLoss, build_tiny  # noqa: E402
+from tiny_engine import TinyDataset, TinyLoss, build_tiny
 
-from depthstudy.engine import TrainConfig, train  # noqa: E402
+from depthstudy.engine import TrainConfig, train
 
 
 def main(out_dir: str, steps: str, every: str) -> None:

@@ -28,7 +28,7 @@ import torch
 from depthstudy import losses, models
 from depthstudy.data.factory import build_dataset
 from depthstudy.engine import TrainConfig, evaluate, seed_everything, train
-from depthstudy.experiment import Variant, build_variant_loss, sized_model_options
+from depthstudy.experiment import Variant, build_variant_loss
 from depthstudy.metrics import depth_metrics, protocols, semantic_metrics
 from depthstudy.profiles import get_profile
 from depthstudy.studies import cliffnet, jiao
@@ -144,7 +144,7 @@ def losses_probe() -> dict[str, float]:
     """
     batch = _loss_batch()
     seed_everything(0)
-    heg = models.build("heg_r", **sized_model_options(get_profile(PROFILE), "heg_r")).eval()
+    heg = models.from_profile("heg_r", get_profile(PROFILE)).eval()
     built = {name: losses.build(name) for name in losses.available() if name not in ("combo", "hierarchical")}
     built["hierarchical"] = losses.build("hierarchical", heg=heg, warmup_steps=0)
     for name, variant in study_variants().items():
@@ -166,7 +166,7 @@ def models_probe() -> dict[str, float]:
     out: dict[str, float] = {}
     for name, options in sorted(MODEL_OPTIONS.items()):
         seed_everything(0)
-        model = models.build(name, **sized_model_options(profile, name, **options)).eval()
+        model = models.from_profile(name, profile, **options).eval()
         with torch.no_grad():
             result = model(depth if name.startswith("heg") else image)
         tensors = result if isinstance(result, dict) else {"out": result}
@@ -186,7 +186,7 @@ def training_probe() -> dict[str, float]:
     """
     profile = get_profile(PROFILE)
     seed_everything(0)
-    model = models.build("cliffnet", **sized_model_options(profile, "cliffnet"))
+    model = models.from_profile("cliffnet", profile)
     config = TrainConfig.from_profile(profile, steps=profile.steps, seed=0, log_every=2, progress=False)
     result = train(model, losses.build("l1"), dataset("train"), config)
     scores = evaluate(result.model, dataset("test"), protocol="synthetic", batch_size=profile.eval_batch_size,

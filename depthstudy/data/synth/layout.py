@@ -136,7 +136,8 @@ class _Builder:
         w, d, _ = self.size
         for _ in range(tries):
             a = yaw if yaw is not None else (
-                float(self.rng.integers(4)) * math.pi / 2 if self.rng.random() < 0.6 else self.rng.uniform(0, 2 * math.pi))
+                float(self.rng.integers(4)) * math.pi / 2 if self.rng.random() < 0.6
+                else self.rng.uniform(0, 2 * math.pi))
             r = 0.5 * math.hypot(obj.width, obj.depth)
             if 2 * r + 0.2 > min(w, d):
                 continue
@@ -389,9 +390,10 @@ def sample_camera(scene: Scene, seed: int, view: int) -> tuple[np.ndarray, np.nd
 
     Height 1.0-1.8 m, yaw uniform, pitch ~ N(-8 deg, 6 deg) clipped to [-25, 10] deg, roll ~ N(0, 2.5 deg)
     clipped to +-6 deg. The camera stands >= 0.45 m from the walls and >= 0.3 m from every furniture
-    footprint, and looks (3 times in 4 towards a random piece of furniture, +-25 deg) along a direction that is free of furniture for 0.9 m and >= 1.8 m from the
-    facing wall (NYU frames rarely look at a surface closer than about 1 m). After 300 rejected draws the
-    reserved free spot of the scene is used with the most open yaw found.
+    footprint, and looks (3 times in 4 towards a random piece of furniture, +-25 deg) along a direction
+    that is free of furniture for 0.9 m and >= 1.8 m from the facing wall (NYU frames rarely look at a
+    surface closer than about 1 m). After 300 rejected draws the reserved free spot of the scene is used
+    with the most open yaw found.
     """
     rng = rng_for(seed, scene.scene, 1, view)
     pitch = math.radians(float(np.clip(rng.normal(-8, 6), -25, 10)))

@@ -203,7 +203,7 @@ def sofa(rng: np.random.Generator) -> Obj:
     parts = [box(0, 0.05, 0, w - 0.36, d - 0.1, 0.42, SOFA, "fabric"),
              box(0, -d / 2 + 0.1, 0, w, 0.2, _u(rng, 0.8, 0.9), SOFA, "fabric")]
     parts += [box(sx * (w / 2 - 0.09), 0, 0, 0.18, d, 0.62, SOFA, "fabric") for sx in (-1, 1)]
-    for k in range(int(rng.integers(0, 3))):
+    for _ in range(int(rng.integers(0, 3))):
         parts.append(box(_u(rng, -w / 3, w / 3), -d / 2 + 0.3, 0.42, 0.42, 0.14, 0.4, PILLOW, "fabric"))
     return Obj(tuple(parts), w, d)
 

@@ -103,7 +103,8 @@ def render(scene: Scene, origins: np.ndarray, rotations: np.ndarray, height: int
 
 
 def _render_view(scene: Scene, prims: _Prims, o: np.ndarray, rot: np.ndarray, u: np.ndarray, v: np.ndarray,
-                 vignette: np.ndarray, h: int, w: int, k: tuple[float, float, float, float], rng: np.random.Generator) -> dict[str, np.ndarray]:
+                 vignette: np.ndarray, h: int, w: int, k: tuple[float, float, float, float],
+                 rng: np.random.Generator) -> dict[str, np.ndarray]:
     d = [float(rot[i, 0]) * u + float(rot[i, 1]) * v + _F(rot[i, 2]) for i in range(3)]
     with np.errstate(divide="ignore", invalid="ignore"):
         t, prim = _room_hit(scene.size, o, d)
