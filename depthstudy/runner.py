@@ -415,10 +415,12 @@ def attribute_outputs(runs: Sequence[NotebookRun], profile_dir: Path) -> list[No
     folder belongs to the notebook named in that folder's ``run.json``; read at the end, this also
     covers a folder whose ``run.json`` did not exist yet when an overlapping notebook finished.
     Files outside study folders, and study folders without ``run.json`` even at the end (a failed
-    study), stay with every run that saw them change.
+    study), stay with every run that saw them change. Hidden staging folders (``.<study>.partial``,
+    Decision X10) are never outputs: their files end up in the study folder they were swapped into.
     """
     for r in runs:
-        r.outputs = [o for o in r.outputs if _written_by(profile_dir / o, profile_dir, r.name)]
+        r.outputs = [o for o in r.outputs if not o.startswith(".")
+                     and _written_by(profile_dir / o, profile_dir, r.name)]
     return list(runs)
 
 

@@ -249,3 +249,11 @@ def test_outputs_of_a_folder_whose_run_json_comes_later_go_to_its_notebook(tmp_p
     runner.attribute_outputs(runs, tmp_path)
     assert runs[0].outputs == ["datasets/a.csv"]
     assert runs[1].outputs == ["structures/b.csv", "structures/run.json"]
+
+
+def test_staging_folders_are_never_outputs(tmp_path):
+    """A study's hidden ``.<study>.partial`` folder is swapped into the study folder at finish()."""
+    runs = [runner.NotebookRun("07_weak_supervision", "ok",
+                               outputs=[".cliff_ablation.partial/metrics.csv", "weak_supervision/run.json"])]
+    runner.attribute_outputs(runs, tmp_path)
+    assert runs[0].outputs == ["weak_supervision/run.json"]
