@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.depthstudy-installed
 PROFILE ?= cpu
 TORCH_SPEC ?= torch==2.13.0
 # torch's wheel index: the +cpu / +cuXXX build on it outranks PyPI's build of the same version
+# (one retry only: where the index is unreachable but pip finds torch elsewhere, e.g. a local
+# wheel folder, each failed lookup then costs a fraction of a second instead of five retries)
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH_CUDA ?= cu128
 TORCH_INDEX ?= https://download.pytorch.org/whl/$(if $(HAS_GPU),$(TORCH_CUDA),cpu)
@@ -30,7 +32,7 @@ FAST_NOTEBOOKS ?= notebooks/01_datasets.ipynb
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet --retries 1 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e ".[notebooks,test]"
 	$(PY) -c "import torch, depthstudy; print('depthstudy', depthstudy.__version__, 'torch', torch.__version__)"
 	touch $(STAMP)
