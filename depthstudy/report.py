@@ -29,22 +29,11 @@ import pandas as pd
 
 from . import io, paths
 from .results import HIGHER_IS_BETTER, METRIC_KEYS, PAPER_STUDIES, load_paper
+from .studies import specs
 
 #: Notebook -> study, in study order (Jiao studies 02-07, CLIFFNet 08-12).
-EXPECTED_STUDIES: tuple[tuple[str, str], ...] = (
-    ("01_datasets", "datasets"),
-    ("02_structures", "structures"),
-    ("03_branch_split", "branch_split"),
-    ("04_attention_loss", "attention_loss"),
-    ("05_depth_range", "depth_range"),
-    ("06_attention_maps", "attention_maps"),
-    ("07_weak_supervision", "weak_supervision"),
-    ("08_heg_training", "heg_training"),
-    ("09_loss_comparison", "loss_comparison"),
-    ("10_loss_gradients", "loss_gradients"),
-    ("11_cliff_ablations", "cliff_ablation"),
-    ("12_protocol_sensitivity", "protocol_sensitivity"),
-)
+#: (notebook, study) of every study spec (:data:`depthstudy.studies.specs.STUDIES`), in notebook order.
+EXPECTED_STUDIES: tuple[tuple[str, str], ...] = tuple((s.notebook, s.name) for s in specs.STUDIES.values())
 
 def profile_dir(profile: str, root: Path | None = None) -> Path:
     """``results/<profile>/`` (``root`` defaults to :func:`depthstudy.paths.results_dir`)."""

@@ -58,7 +58,8 @@ def notebook_texts(path: Path) -> tuple[str, str]:
 def sources() -> dict[str, str]:
     """Repository-relative path -> text of every file that may cite a decision."""
     out: dict[str, str] = {}
-    for folder, pattern in (("depthstudy", "*.py"), ("depthstudy", "*.yaml"), ("tests", "*.py")):
+    for folder, pattern in (("depthstudy", "*.py"), ("depthstudy", "*.yaml"), ("tests", "*.py"),
+                            ("data_manifests", "*"), ("docs", "*.md")):
         for p in sorted((ROOT / folder).rglob(pattern)):
             if p.name != Path(__file__).name and "__pycache__" not in p.parts:
                 out[str(p.relative_to(ROOT))] = p.read_text()

@@ -104,3 +104,14 @@ def test_parallel_study_trains_every_run_once_and_train_prints_the_notebook_row(
     assert len(written) > 5
     for _, row in written.iterrows():
         assert float(printed[row["metric"]]) == pytest.approx(row["value"], rel=1e-5), row["metric"]
+
+
+def test_spec_claims_come_from_the_claims_data_and_the_report_lists_every_spec():
+    from depthstudy import report
+    from depthstudy.results import claims
+
+    by_study = {c.study for c in claims.load()}
+    for spec in specs.STUDIES.values():
+        assert bool(spec.claims) == (spec.name in by_study), spec.name
+    assert specs.STUDIES["loss_comparison"].claims
+    assert report.EXPECTED_STUDIES == tuple((s.notebook, s.name) for s in specs.STUDIES.values())

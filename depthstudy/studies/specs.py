@@ -7,8 +7,8 @@ The runner derives the notebooks' order constraints from ``upstream`` (:func:`no
 run of a study that has a ``train_one`` and prints its metric row (:func:`train_variant`), the row
 the study's notebook writes for the same run (Decision S1).
 
-Claims are referenced by id only (``claims``); the claims themselves are data of the results
-layer.
+``Study.claims`` lists the ids of the claims with a comparison in the study; the claims themselves are
+data of the results layer (``depthstudy/results/claims.yaml``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ class Study:
             network resolution), ``"middlebury"``).
         upstream: studies whose trained runs it reuses; their notebooks run first.
         paper_tables: the ``results/paper/`` tables it is compared with.
-        claims: ids of the claims it tests (the claims are data of the results layer).
         train_one: trains one variant for :func:`train_variant`, or None when the study has no
             per-variant run (a dataset overview, a reanalysis of other studies' runs).
     """
@@ -68,8 +67,15 @@ class Study:
     datasets: tuple[str, ...] = ("train", "test")
     upstream: tuple[str, ...] = ()
     paper_tables: tuple[str, ...] = ()
-    claims: tuple[str, ...] = ()
     train_one: TrainOne | None = None
+
+    @property
+    def claims(self) -> tuple[str, ...]:
+        """Ids of the claims with a comparison in this study, in ``claims.yaml`` order (the claims
+        are data of the results layer; each comparison names its study)."""
+        from ..results.claims import load
+
+        return tuple(dict.fromkeys(c.claim_id for c in load() if c.study == self.name))
 
 
 # ---------------------------------------------------------------------------------------------
