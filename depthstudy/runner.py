@@ -427,11 +427,17 @@ def attribute_outputs(runs: Sequence[NotebookRun], profile_dir: Path) -> list[No
 def _install_executed(partial: Path, final: Path) -> str:
     """Rename a readable ``partial`` executed notebook onto ``final`` after an fsync; return an
     error naming the files when ``partial`` is unreadable (e.g. truncated on a full disk), in which
-    case ``final`` keeps its previous copy (Decision X11)."""
+    case ``final`` keeps its previous copy (Decision X11). Papermill's absolute ``input_path`` and
+    ``output_path`` are replaced by ``notebooks/<name>.ipynb`` and the path below the results root,
+    so an executed copy names no folder of the machine it ran on."""
     if not partial.exists():
         return ""
     try:
-        nbformat.read(partial, as_version=4)
+        nb = nbformat.read(partial, as_version=4)
+        record = nb.metadata.get("papermill", {})
+        record.update(input_path=f"notebooks/{final.name}",
+                      output_path=str(final.relative_to(final.parents[2])))
+        nbformat.write(nb, partial)
         with open(partial, "rb") as f:
             os.fsync(f.fileno())
     except (OSError, ValueError) as err:

@@ -133,6 +133,23 @@ def test_unreadable_executed_notebook_keeps_the_previous_copy(tmp_path, left):
     assert json.loads(final.read_text())["nbformat"] == 4
 
 
+
+def test_installed_executed_notebook_names_no_folder_of_this_machine(tmp_path):
+    import nbformat
+
+    final = tmp_path / "smoke" / "notebooks" / "01_x.ipynb"
+    final.parent.mkdir(parents=True)
+    partial = final.parent / ".01_x.running.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"input_path": "/home/someone/depthstudy/notebooks/01_x.ipynb",
+                                "output_path": str(partial), "duration": 1.5}
+    nbformat.write(nb, partial)
+    assert runner._install_executed(partial, final) == "" and not partial.exists()
+    record = json.loads(final.read_text())["metadata"]["papermill"]
+    assert record == {"input_path": "notebooks/01_x.ipynb", "output_path": "smoke/notebooks/01_x.ipynb",
+                      "duration": 1.5}
+
+
 # 3. NYU splits
 
 @pytest.mark.parametrize("train, test, message", [
