@@ -247,3 +247,14 @@ def test_compiled_variant_counts_flops_on_its_uncompiled_twin(monkeypatch):
     eager = bench.measure_model({**spec, "variant": asdict(bench.VARIANTS["eager"])})
     fake = bench.measure_model({**spec, "variant": asdict(bench.VARIANTS["compile"])})
     assert len(compiled) == 1 and fake["flops_per_call"] == eager["flops_per_call"] > 0
+
+
+def test_cli_bench_parser_has_every_option_of_the_bench():
+    import argparse
+
+    from depthstudy.cli import build_parser
+
+    own = argparse.ArgumentParser()
+    bench.add_arguments(own)
+    cli = build_parser().parse_args(["bench", "--quick", "--gemm-size", "256"])
+    assert set(vars(own.parse_args([]))) <= set(vars(cli)) and cli.gemm_size == 256
