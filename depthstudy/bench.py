@@ -43,6 +43,19 @@ before timing; its build time is reported as ``dataset_s``). ``study_smoke`` / `
 subprocess with a fresh results and cache folder (cold start, nothing of the user's
 overwritten); the goals are 10 and 30 minutes on 2 cores.
 
+Ceiling (Decision S10): every model figure is also given as achieved FLOP/s and as a fraction of
+this machine's fp32 GEMM rate measured at the start of the same run. :func:`count_flops` counts one
+call of the very step that is timed (same model, input and batch; a compiled variant's uncompiled
+twin) with ``torch.utils.flop_counter.FlopCounterMode``: matmul, convolution and attention FLOPs
+(forward for inference, forward + backward for training), not elementwise ones, so achieved FLOP/s
+is a lower bound. :func:`gemm_rate` times ``torch.mm`` of two float32 square matrices of side
+:data:`GEMM_SIZES` (1024 on the CPU, 8192 on CUDA; ``--gemm-size``) in the parent process at the
+run's torch threads (the children run at the same count). ``gemm_fraction`` = achieved / GEMM
+GFLOP/s: near 1 the step already runs at the machine's matmul rate and only less arithmetic (smaller
+images, fewer steps) makes it cheaper; far below 1 the time goes to memory-bound and elementwise
+work, overhead or small kernels, where faster execution paths can still help. A bf16 variant (or
+cuDNN's default TF32 convolutions on CUDA) can exceed 1, since the reference is strict fp32.
+
 Training step: the engine's own (:func:`depthstudy.engine.train_step`, the step of
 :func:`depthstudy.engine.train`): Adam with the engine's parameter groups, forward under autocast,
 outputs cast to float32, L1 depth loss (plus cross-entropy on the synergy network's ``semantic``
@@ -68,16 +81,19 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 from . import io, paths
 from .engine.config import resolve_device
 
-SCHEMA = "depthstudy-bench/2"
+SCHEMA = "depthstudy-bench/3"
 MODEL_BENCHMARKS = ("train_cliffnet", "train_synergy", "infer_cliffnet_b1", "infer_cliffnet_b32")
 DEFAULT_BENCHMARKS = ("synth", "loader", *MODEL_BENCHMARKS)
 STUDY_GOALS_S = {"study_smoke": 600.0, "study_cpu": 1800.0}
 BENCHMARKS = (*DEFAULT_BENCHMARKS, *STUDY_GOALS_S)
 CHILD_TIMEOUT_S = 3600
+GEMM_SIZES = {"cpu": 1024, "cuda": 8192}  # square fp32 GEMM side per device type (Decision S10)
+FLOP_COUNTED_OPS = tuple(sorted(str(op) for op in flop_registry))  # what FlopCounterMode counts
 
 
 @dataclass(frozen=True)
@@ -313,11 +329,7 @@ def measure_model(spec: dict) -> dict:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     load = _load()
-    if spec["kind"] == "train":
-        step, batch = _train_step(spec["model"], sizes, variant, device), sizes.batch_size
-    else:
-        batch = int(spec["batch"])
-        step = _infer_step(spec["model"], sizes, variant, device, batch)
+    step, batch = _model_step(spec, sizes, variant, device)
     with reproducible_kernels(device):  # the engine's kernel settings: cuDNN autotuning on CUDA
         result = measure(step, batch, timing, sync=lambda: _sync(device))
     if device.type == "cuda":
@@ -326,8 +338,79 @@ def measure_model(spec: dict) -> dict:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB -> MiB
     else:
         peak, baseline = None, None
-    return {**result, "peak_memory_mb": peak, "baseline_memory_mb": baseline, "loadavg_1m": load,
+    # after the peak is read: a compiled variant's FLOPs are counted on its uncompiled twin (Decision S10)
+    count_step = _model_step(spec, sizes, replace(variant, compile=False), device)[0] if variant.compile else step
+    with reproducible_kernels(device):
+        flops = count_flops(count_step)
+    return {**result, **flops, "peak_memory_mb": peak, "baseline_memory_mb": baseline, "loadavg_1m": load,
             "torch_threads": torch.get_num_threads(), "batch": batch, "size": [sizes.height, sizes.width]}
+
+
+def _model_step(spec: dict, sizes: Sizes, variant: Variant, device: torch.device) -> tuple[Callable[[], None], int]:
+    """The timed step of ``spec`` (a training step or an inference call) and its images per call."""
+    if spec["kind"] == "train":
+        return _train_step(spec["model"], sizes, variant, device), sizes.batch_size
+    batch = int(spec["batch"])
+    return _infer_step(spec["model"], sizes, variant, device, batch), batch
+
+
+def count_flops(step: Callable[[], Any]) -> dict:
+    """FLOPs of one call of ``step``, counted by ``torch.utils.flop_counter.FlopCounterMode``.
+
+    The counter counts the ops of its registry (:data:`FLOP_COUNTED_OPS`: matmuls ``mm``/``addmm``/
+    ``bmm``/``baddbmm``, convolutions and their backward, attention kernels) as 2 FLOPs per
+    multiply-add; elementwise ops, normalisation, pooling, interpolation, losses and the optimiser
+    update are not counted, so the figure is a lower bound of the arithmetic done. ``step`` runs
+    once, whatever it does: a forward under ``no_grad`` for inference, forward + backward (+ the
+    uncounted optimiser step) for training. Returns ``flops_per_call`` (int) and ``flops_by_op``
+    (op name -> FLOPs of that call).
+    """
+    with FlopCounterMode(display=False) as counter:
+        step()
+    by_op = {str(op): int(n) for op, n in counter.get_flop_counts().get("Global", {}).items()}
+    return {"flops_per_call": int(counter.get_total_flops()), "flops_by_op": by_op}
+
+
+def ceiling_figures(figures: dict, gemm: dict | None) -> dict:
+    """Achieved FLOP/s of a model figure and its fraction of the run's fp32 GEMM rate.
+
+    ``figures``: :func:`measure_model`'s dict (``images_per_s``, ``flops_per_call``, ``batch``,
+    ``torch_threads``); ``gemm``: :func:`gemm_rate`'s dict or None. Returns ``flops_per_image``,
+    ``achieved_gflop_per_s`` = flops_per_call / batch * images_per_s / 1e9 and ``gemm_fraction`` =
+    achieved / the GEMM's GFLOP/s; the fraction is None without a GEMM figure or when a CPU figure
+    ran at another thread count than the GEMM. An error entry (no ``images_per_s``) gives ``{}``.
+    """
+    if "images_per_s" not in figures or figures.get("flops_per_call") is None:
+        return {}
+    per_image = figures["flops_per_call"] / figures["batch"]
+    achieved = per_image * figures["images_per_s"] / 1e9
+    comparable = gemm is not None and (gemm["device"] != "cpu" or gemm["threads"] == figures.get("torch_threads"))
+    return {"flops_per_image": per_image, "achieved_gflop_per_s": achieved,
+            "gemm_fraction": achieved / gemm["gflop_per_s"] if comparable else None}
+
+
+def gemm_rate(device: torch.device, size: int, timing: Timing) -> dict:
+    """This machine's fp32 GEMM rate: ``torch.mm`` of two random float32 [size,size] matrices.
+
+    Runs in this process at torch's current intra-op threads, timed by :func:`measure` (median of
+    the repeats); one product is 2 * size**3 FLOPs. Returns ``size``, ``dtype``, ``threads``,
+    ``device``, ``gflop_per_s`` (median), ``gflop_per_s_repeats``, ``spread``, ``loadavg_1m`` and
+    on CUDA the TF32 switches (the reference is strict fp32 unless ``cuda_matmul_tf32``).
+    """
+    gen = torch.Generator().manual_seed(3)
+    a, b = (torch.rand(size, size, generator=gen).to(device) for _ in range(2))
+    out = torch.empty(size, size, device=device)
+    load = _load()
+    result = measure(lambda: torch.mm(a, b, out=out), 1, timing, sync=lambda: _sync(device))
+    giga = 2 * size**3 / 1e9
+    entry = {"size": size, "dtype": "float32", "threads": torch.get_num_threads(), "device": device.type,
+             "gflop_per_s": result["images_per_s"] * giga,
+             "gflop_per_s_repeats": [r * giga for r in result["images_per_s_repeats"]],
+             "spread": result["spread"], "loadavg_1m": load}
+    if device.type == "cuda":
+        entry.update(cuda_matmul_tf32=torch.backends.cuda.matmul.allow_tf32,
+                     cudnn_tf32=torch.backends.cudnn.allow_tf32)
+    return entry
 
 
 def _rss_mb() -> float:
@@ -480,7 +563,7 @@ def _effective(name: str, compile_ok: bool) -> Variant:
 
 
 def _model_bench(base: dict, variants: Sequence[str], compile_ok: bool, isolate: bool,
-                 deadline: float | None = None) -> dict:
+                 deadline: float | None = None, gemm: dict | None = None) -> dict:
     def one(name: str) -> dict:
         if deadline is not None and time.perf_counter() > deadline:
             raise TimeoutError("skipped: the run's time budget was spent before this variant started")
@@ -488,6 +571,8 @@ def _model_bench(base: dict, variants: Sequence[str], compile_ok: bool, isolate:
         return _measure_in_child(spec) if isolate else measure_model(spec)
 
     entry = compare_variants(lambda name: _logged(base["name"], name, one), variants)
+    for figures in entry["variants"].values():
+        figures.update(ceiling_figures(figures, gemm))
     entry.update(kind=base["kind"], model=base["model"], batch=base["batch"])
     return entry
 
@@ -497,24 +582,27 @@ def _logged(label: str, variant: str, fn: Callable[[str], dict]) -> dict:
     print(f"bench: {label} {variant} ...", file=sys.stderr, flush=True)
     out = fn(variant)
     figure = (f"{out['images_per_s']:.2f} img/s" if "images_per_s" in out
+              else f"{out['gflop_per_s']:.1f} GFLOP/s" if "gflop_per_s" in out
               else f"{out['wall_s']:.0f} s" if "wall_s" in out else out.get("error", "")[:120])
     print(f"bench: {label} {variant}: {figure}", file=sys.stderr, flush=True)
     return out
 
 
-def _check_names(only: Sequence[str] | None, variants: Sequence[str] | None) -> None:
+def _check_args(only: Sequence[str] | None, variants: Sequence[str] | None, gemm_size: int | None) -> None:
     unknown = sorted(set(only or ()) - set(BENCHMARKS))
     if unknown:
         raise ValueError(f"unknown benchmark(s) {unknown}; valid: {', '.join(BENCHMARKS)}")
     bad = sorted(set(variants or ()) - set(VARIANTS))
     if bad:
         raise ValueError(f"unknown variant(s) {bad}; valid: {', '.join(VARIANTS)}")
+    if gemm_size is not None and (not isinstance(gemm_size, int) or gemm_size < 1):
+        raise ValueError(f"gemm_size must be a positive integer (side of the square fp32 GEMM); got {gemm_size!r}")
 
 
 def run(only: Sequence[str] | None = None, device: str = "auto", quick: bool = False, out_dir=None, *,
         sizes: str | None = None, variants: Sequence[str] | None = None, compile: bool | None = None,
         threads: int | None = None, isolate: bool | None = None, timing: Timing | None = None,
-        deadline: float | None = None) -> dict:
+        deadline: float | None = None, gemm_size: int | None = None) -> dict:
     """Run the benchmarks, write the JSON report and return it (with its ``path``).
 
     Args:
@@ -530,10 +618,13 @@ def run(only: Sequence[str] | None = None, device: str = "auto", quick: bool = F
         timing: the time budget of each measurement (default: full, or quick in quick mode).
         deadline: a ``time.perf_counter()`` value after which no further model variant starts;
             those not started are reported as ``{"error": "skipped: ..."}`` (used by the GPU check).
+        gemm_size: side of the fp32 GEMM reference (default :data:`GEMM_SIZES` of the device type);
+            measured only when a model benchmark runs.
     """
-    _check_names(only, variants)
+    _check_args(only, variants, gemm_size)
     bench_sizes = get_sizes(sizes, quick)
     dev = resolve_device(device)
+    gemm_size = GEMM_SIZES.get(dev.type, GEMM_SIZES["cuda"]) if gemm_size is None else gemm_size
     timing = timing or (QUICK_TIMING if quick else FULL_TIMING)
     compile_ok = (not quick) if compile is None else compile
     isolate = (not quick) if isolate is None else isolate
@@ -543,7 +634,8 @@ def run(only: Sequence[str] | None = None, device: str = "auto", quick: bool = F
     if threads:
         torch.set_num_threads(threads)
     try:
-        report = _run(names, dev, bench_sizes, timing, variants, compile_ok, isolate, quick, threads, deadline)
+        report = _run(names, dev, bench_sizes, timing, variants, compile_ok, isolate, quick, threads, deadline,
+                      gemm_size)
     finally:
         torch.set_num_threads(old_threads)
     suffix = ("" if bench_sizes.name in ("paper", "smoke") else f"-{bench_sizes.name}") + ("-quick" if quick else "")
@@ -554,7 +646,8 @@ def run(only: Sequence[str] | None = None, device: str = "auto", quick: bool = F
 
 
 def _run(names: list[str], dev: torch.device, sizes: Sizes, timing: Timing, variants: Sequence[str],
-         compile_ok: bool, isolate: bool, quick: bool, threads: int | None, deadline: float | None = None) -> dict:
+         compile_ok: bool, isolate: bool, quick: bool, threads: int | None, deadline: float | None = None,
+         gemm_size: int = GEMM_SIZES["cpu"]) -> dict:
     from .provenance import git_state, library_versions, utc_now
 
     start = time.perf_counter()
@@ -563,9 +656,15 @@ def _run(names: list[str], dev: torch.device, sizes: Sizes, timing: Timing, vari
         "sizes": asdict(sizes), "variants": {v: asdict(_effective(v, compile_ok)) for v in ("eager", *variants)},
         "compile_enabled": compile_ok, "isolated": isolate, "timing": asdict(timing),
         "host": host_info(dev), "git": git_state(), "versions": library_versions(), "started": utc_now(),
-        "results": {},
+        "flop_counter": {"tool": "torch.utils.flop_counter.FlopCounterMode", "ops": list(FLOP_COUNTED_OPS),
+                         "counts": "matmul, convolution and attention FLOPs (2 per multiply-add) of one timed "
+                                   "call: forward for inference, forward + backward for training; elementwise "
+                                   "ops, norms, pooling, losses and the optimiser update are not counted"},
+        "gemm": None, "results": {},
     }
     specs = _model_specs(sizes)
+    if any(name in specs for name in names):
+        report["gemm"] = _logged("gemm_fp32", str(gemm_size), lambda _: gemm_rate(dev, gemm_size, timing))
     for name in names:
         if name == "synth":
             report["results"][name] = _logged(name, "-", lambda _: bench_synth(sizes, timing))
@@ -577,7 +676,7 @@ def _run(names: list[str], dev: torch.device, sizes: Sizes, timing: Timing, vari
         else:
             base = {**specs[name], "name": name, "sizes": asdict(sizes), "device": str(dev), "timing": asdict(timing),
                     "threads": threads}
-            report["results"][name] = _model_bench(base, variants, compile_ok, isolate, deadline)
+            report["results"][name] = _model_bench(base, variants, compile_ok, isolate, deadline, report["gemm"])
     report["wall_s"] = time.perf_counter() - start
     report["loadavg_1m_end"] = _load()
     return report
@@ -591,8 +690,10 @@ def _num(value: float | None, width: int, fmt: str) -> str:
 
 def format_report(report: dict) -> str:
     """Plain-text table, one row per benchmark and variant: images/s (median), spread of the
-    repeats, ratio to eager, first-call (compile/warm-up) seconds, payback (images after which a
-    faster variant has earned back its extra first-call time), peak memory (MiB), load average."""
+    repeats, ratio to eager, achieved GFLOP/s (matmul/conv FLOPs, :func:`count_flops`) and its
+    percentage of the run's fp32 GEMM rate (named in the line above the table), first-call
+    (compile/warm-up) seconds, payback (images after which a faster variant has earned back its
+    extra first-call time), peak memory (MiB), load average."""
     host = report["host"]
     lines = [
         f"device {report['device']}  sizes {report['sizes']['name']}{' (quick)' if report['quick'] else ''}"
@@ -600,8 +701,9 @@ def format_report(report: dict) -> str:
         f"host: {host['processor']}, {host['cpu_count']} cores, {host['torch_threads']} torch threads, "
         f"load {host['loadavg_1m']} -> {report.get('loadavg_1m_end')}, bf16-native "
         f"{'yes' if host['cpu_bf16_native'] else 'no'}, wall {report.get('wall_s', 0):.0f} s",
-        f"{'benchmark':20s} {'variant':14s} {'img/s':>9s} {'spread':>7s} {'x eager':>8s} "
-        f"{'first s':>8s} {'payback':>8s} {'peak MB':>8s} {'load':>5s}",
+        _gemm_line(report.get("gemm")),
+        f"{'benchmark':20s} {'variant':14s} {'img/s':>9s} {'spread':>7s} {'x eager':>8s} {'GFLOP/s':>8s} "
+        f"{'of GEMM':>8s} {'first s':>8s} {'payback':>8s} {'peak MB':>8s} {'load':>5s}",
     ]
     for name, r in report["results"].items():
         if name in STUDY_GOALS_S:
@@ -618,12 +720,22 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _gemm_line(gemm: dict | None) -> str:
+    if gemm is None:
+        return "fp32 GEMM reference: not measured (no model benchmark in this run)"
+    return (f"fp32 GEMM reference: {gemm['size']}x{gemm['size']} mm on {gemm['device']}, {gemm['threads']} torch "
+            f"threads: {gemm['gflop_per_s']:.1f} GFLOP/s (spread {100 * gemm['spread']:.0f}%); model GFLOP/s count "
+            "matmul/conv FLOPs only (torch.utils.flop_counter)")
+
+
 def _row(name: str, variant: str, m: dict, ratio: float | None, payback: float | None) -> str:
     if "error" in m:
         return f"{name:20s} {variant:14s} {'error':>9s}  {m['error'][:90]}"
-    spread = m.get("spread")
+    spread, fraction = m.get("spread"), m.get("gemm_fraction")
     return (f"{name:20s} {variant:14s} {m['images_per_s']:9.2f} {_num(spread and 100 * spread, 6, '.0f')}%"
-            f" {_num(ratio, 8, '.2f')} {_num(m.get('first_call_s'), 8, '.1f')} {_num(payback, 8, '.0f')}"
+            f" {_num(ratio, 8, '.2f')} {_num(m.get('achieved_gflop_per_s'), 8, '.2f')}"
+            f" {_num(fraction and 100 * fraction, 7, '.1f')}%"
+            f" {_num(m.get('first_call_s'), 8, '.1f')} {_num(payback, 8, '.0f')}"
             f" {_num(m.get('peak_memory_mb'), 8, '.0f')} {_num(m.get('loadavg_1m'), 5, '.1f')}")
 
 
@@ -640,12 +752,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"execution paths to compare with eager (default: fast); any of {' '.join(VARIANTS)}")
     parser.add_argument("--no-compile", action="store_true", help="leave torch.compile out of every variant")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument("--gemm-size", type=int, default=None, metavar="N",
+                        help="side of the fp32 GEMM reference (default: 1024 on the CPU, 8192 on CUDA)")
 
 
 def run_from_args(args: argparse.Namespace) -> dict:
     """:func:`run` with the options of :func:`add_arguments`."""
     return run(only=args.only, device=args.device, quick=args.quick, sizes=args.sizes, variants=args.variants,
-               compile=False if args.no_compile else None, threads=args.threads)
+               compile=False if args.no_compile else None, threads=args.threads, gemm_size=args.gemm_size)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -140,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="eager fast channels_last bf16 compile (default: eager fast)")
     b.add_argument("--no-compile", action="store_true", help="leave torch.compile out of every variant")
     b.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    b.add_argument("--gemm-size", type=int, default=None, metavar="N",
+                   help="side of the fp32 GEMM reference (default: 1024 on the CPU, 8192 on CUDA)")
     b.set_defaults(func=_bench)
 
     r = sub.add_parser("profiles", help="list the profiles")
