@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_NO_CUDA
     report = run(args.budget_s)
     t = report["training_check"]
-    print(bench.format_report(report))
+    print(report["skipped"] if "skipped" in report else bench.format_report(report))
     print(_training_line(t))
     print(f"written: {report['path']}")
     return 0 if t["agree"] else 1
