@@ -108,14 +108,37 @@ def _wide(frame: pd.DataFrame, values: str, study: str) -> pd.DataFrame:
     return wide.fillna("").reset_index(drop=True)
 
 
-def wide_ours(summary: pd.DataFrame, study: str, digits: int = 3) -> pd.DataFrame:
+def wide_ours(summary: pd.DataFrame, study: str, digits: int = 3, baselines: bool = True) -> pd.DataFrame:
     """Our rows of ``study``: one per variant (and depth range / protocol where several), one
     column per metric, each cell "mean ± std (n=seeds)" with non-breaking spaces (a table cell
-    never wraps inside a value)."""
+    never wraps inside a value). With ``baselines``, the trivial baselines of study ``baselines``
+    that share the study's protocol, depth range and metrics follow as rows ``baseline: <name>``
+    (one deterministic value each, Decision E7)."""
     rows = summary[summary["study"] == study]
     cells = rows.assign(cell=[_fmt(m, s, int(n), digits).replace(" ", "\u00a0") for m, s, n in
                               zip(rows["mean"], rows["std"], rows["n_seeds"])])
-    return _wide(cells, "cell", study)
+    ours = _wide(cells, "cell", study)
+    extra = baseline_rows(summary, study) if baselines else summary.iloc[:0]
+    if extra.empty:
+        return ours
+    base = _wide(extra.assign(cell=[f"{m:.{digits}f}" for m in extra["mean"]]), "cell", study)
+    for key in ("depth_range", "protocol", "dataset"):
+        if key in ours.columns and key not in base.columns:
+            base.insert(1, key, extra[key].iloc[0])
+    return pd.concat([ours, base.reindex(columns=ours.columns)], ignore_index=True).fillna("")
+
+
+def baseline_rows(summary: pd.DataFrame, study: str) -> pd.DataFrame:
+    """Summary rows of the trivial baselines comparable with ``study`` (same protocol, depth range
+    and metric as one of its rows), their variants renamed ``baseline: <name>``."""
+    from .results.baselines import STUDY as BASELINES
+
+    rows = summary[summary["study"] == study]
+    if study == BASELINES or rows.empty:
+        return summary.iloc[:0]
+    keys = ["protocol", "depth_range", "metric"]
+    base = summary[summary["study"] == BASELINES].merge(rows[keys].drop_duplicates(), on=keys)
+    return base.assign(variant=["baseline: " + v for v in base["variant"]])
 
 
 def wide_paper(study: str, digits: int = 3) -> pd.DataFrame:
@@ -346,5 +369,5 @@ def export_html(executed_notebook: str | Path, out_path: str | Path, exclude_inp
 __all__ = ["EXPECTED_STUDIES", "TABLE4_ROWS", "export_html", "figures", "gather", "ours_vs_paper",
            "profile_dir", "study_status", "table4_rows", "variant_bars"]
 # report layout (Decision X22)
-__all__ += ["FIGURE_CAPTIONS", "REPORT_CSS", "figure_caption", "figure_html", "full_html", "heading_html",
-            "paper_sources", "table_of_contents", "wide_ours", "wide_paper"]
+__all__ += ["FIGURE_CAPTIONS", "REPORT_CSS", "baseline_rows", "figure_caption", "figure_html", "full_html",
+            "heading_html", "paper_sources", "table_of_contents", "wide_ours", "wide_paper"]

@@ -94,3 +94,19 @@ def test_wide_tables_and_status(tmp_path):
     big = pd.DataFrame({"text": ["x" * 300] * 80})
     table = report.full_html(big)
     assert table.count("x" * 300) == 80 and "..." not in table
+
+
+def test_study_tables_carry_the_comparable_trivial_baselines():
+    def row(study, variant, protocol, metric, mean, n=3):
+        return {"study": study, "variant": variant, "dataset": "synthrooms", "protocol": protocol,
+                "depth_range": "all", "metric": metric, "mean": mean, "std": 0.01, "n_seeds": n, "paper": None}
+
+    summary = pd.DataFrame([row("loss_comparison", "l1", "synthetic", "rmse", 0.70),
+                            row("baselines", "const_median", "synthetic", "rmse", 0.871, 1),
+                            row("baselines", "const_median", "synthetic", "abs_rel", 0.30, 1),
+                            row("baselines", "heg_r_block_mean", "heg_validation", "val_l1", 0.374, 1)])
+    table = report.wide_ours(summary, "loss_comparison")
+    assert list(table["variant"]) == ["l1", "baseline: const_median"]          # same protocol and metric only
+    assert list(table.columns) == ["variant", "rmse"] and table.iloc[1]["rmse"] == "0.871"
+    assert list(report.wide_ours(summary, "loss_comparison", baselines=False)["variant"]) == ["l1"]
+    assert report.baseline_rows(summary, "baselines").empty
