@@ -272,9 +272,12 @@ def test_bad_parameter_types_are_named_before_running(item, message):
         runner.check_param_types(specs, runner.parse_params([item]))
 
 
-def test_good_parameter_values_pass():
+@pytest.mark.parametrize("item, parsed", [("seed=3", 3), ("steps=5", 5), ("seeds=0,1", "0,1"), ("seeds=2", 2)])
+def test_good_parameter_values_pass(item, parsed):
     specs = runner.select(runner.discover(), ["01_datasets", "02_structures"])
-    runner.check_param_types(specs, runner.parse_params(["seed=3", "steps=5", "seeds=0,1", "seeds=2"]))
+    params = runner.parse_params([item])
+    assert list(params.values()) == [parsed]
+    assert runner.check_param_types(specs, params) is None   # raises ValueError on a bad value
 
 
 # 8. smaller items
