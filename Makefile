@@ -19,7 +19,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/$(if $(HAS_GPU),$(TORCH_CUDA),cp
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 PYTEST_ARGS ?=
 # notebooks run at once by `make study`: 2 on CPU profiles (each kernel gets half the cores), 1 on a GPU
-JOBS ?= $(if $(filter cpu smoke,$(PROFILE)),2,1)
+JOBS ?= $(if $(filter cpu preview smoke,$(PROFILE)),2,1)
 
 # the environment every test tier runs under (smoke profile, outputs in .cache/, never in results/)
 TEST_ENV := DEPTHSTUDY_PROFILE=smoke TQDM_DISABLE=1 MPLBACKEND=Agg DEPTHSTUDY_RESULTS=$(CURDIR)/.cache/test-results \

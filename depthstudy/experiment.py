@@ -30,7 +30,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import filelock
 import torch
@@ -87,13 +87,13 @@ def build_variant_loss(variant: Variant, **runtime_options: Any) -> torch.nn.Mod
 
 def train_config(profile: Profile, seed: int, *, checkpoint_dir: Path | None = None,
                  steps: int | None = None, **overrides: Any) -> TrainConfig:
-    """The profile's :class:`TrainConfig` for one seed (checkpoints 4 times per run when a dir is given)."""
+    """The profile's :class:`TrainConfig` for one seed: a history row every ``steps // 20`` steps and,
+    when a dir is given, 4 checkpoints per run; ``overrides`` (e.g. a Variant's ``train``, which may
+    set ``log_every``) win over both."""
     steps = steps or profile.steps
-    return TrainConfig.from_profile(
-        profile, steps=steps, seed=seed, log_every=max(1, steps // 20),
-        checkpoint_every=max(1, steps // 4) if checkpoint_dir else 0,
-        checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None, **overrides,
-    )
+    defaults = {"log_every": max(1, steps // 20), "checkpoint_every": max(1, steps // 4) if checkpoint_dir else 0,
+                "checkpoint_dir": str(checkpoint_dir) if checkpoint_dir else None}
+    return TrainConfig.from_profile(profile, steps=steps, seed=seed, **{**defaults, **overrides})
 
 
 TRAINING_CODE = ("models", "losses", "engine", "data", "studies", "experiment.py", "profiles.py")
@@ -106,8 +106,9 @@ TRAINING_CODE = ("models", "losses", "engine", "data", "studies", "experiment.py
 #: field (dataset, resolution, training scenes, views, depth cap, and any field added later) is
 #: part of the data key, so a new profile field retrains by default (Decision X30).
 NOT_DATA_FIELDS = frozenset({
-    "name", "description", "seeds", "protocol", "eval_batch_size", "test_scenes", "nyu_root",
-    "steps", "heg_steps", "batch_size", "lr", "lr_decay_at", "device", "amp", "channels_last", "compile",
+    "name", "description", "seeds", "protocol", "eval_batch_size", "test_scenes", "val_scenes", "nyu_root",
+    "steps", "heg_steps", "heg_lr", "pretrain_steps", "batch_size", "lr", "lr_decay_at", "device", "amp",
+    "channels_last", "compile",
     "num_workers", "backbone_depth", "backbone_width", "fpn_channels", "head_width", "pretrained",
 })
 #: :class:`TrainConfig` fields that change logging and I/O only, never the weights.
@@ -203,7 +204,7 @@ def run_lock(folder: Path) -> Iterator[Path]:
 
 def fit(profile: Profile, variant: Variant, seed: int, train_set, *, folder: Path | None = None,
         runtime: Mapping[str, Any] | None = None, semantic_set=None, model: torch.nn.Module | None = None,
-        progress: bool = False) -> TrainResult:
+        progress: bool = False, on_log: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
     """The one training path: build ``variant``'s model (or continue ``model``) and loss, train.
 
     Args:
@@ -212,6 +213,8 @@ def fit(profile: Profile, variant: Variant, seed: int, train_set, *, folder: Pat
         semantic_set: the semantic-only stream of the alternating schedule (suppl. section 8).
         model: an already built model to train further (the fine-tuning stages); its weights
             then come from the caller, not from ``seed``.
+        on_log: passed to :func:`depthstudy.engine.train`: called with each history row (every
+            ``log_every`` steps and at the last step), e.g. to evaluate the model mid-run.
 
     With a ``folder``, every call that trains at least one step appends a line to
     ``<folder>/trainings.jsonl`` (process id, first and last step, wall time): the run's training
@@ -220,7 +223,7 @@ def fit(profile: Profile, variant: Variant, seed: int, train_set, *, folder: Pat
     model = build_variant_model(profile, variant, seed) if model is None else model
     loss = build_variant_loss(variant, **(runtime or {}))
     config = train_config(profile, seed, checkpoint_dir=folder, **{"progress": progress, **variant.train})
-    result = train(model, loss, train_set, config, semantic_set=semantic_set)
+    result = train(model, loss, train_set, config, semantic_set=semantic_set, on_log=on_log)
     start = result.resumed_from or 0
     if folder is not None and result.steps_done > start:
         with open(Path(folder) / TRAININGS_FILE, "a") as log:

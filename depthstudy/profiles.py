@@ -7,17 +7,22 @@ or the NYU-Depth V2 reproduction. Notebooks read the profile named by their ``pr
 
 =======  ==========================================================================================
 smoke    tests and CI: tiny images, few steps, one seed; numbers only prove the plumbing
-cpu      SynthRooms 72x96, small backbones, 100 steps, 3 seeds; the study in ~20 min on 2 cores
+preview  the cpu profile's data at 60 steps and 2 seeds: a first look in ~15 min, NOT conclusive
+cpu      SynthRooms 48x64, ResNet-18 x0.5 trunks pre-trained on SynthRooms segmentation, 120 steps,
+         5 seeds; the study `make study` runs on 2 cores
 gpu      SynthRooms 228x304, ResNet-50 backbones, 3 seeds; one GPU, under an hour
 nyu      NYU-Depth V2 at the papers' resolution and schedules; ImageNet weights from a local path
 =======  ==========================================================================================
 
-Decision (cpu schedule, ours; the papers train far longer): Adam at 1e-3, multiplied by 0.1 after
-75% of every run (``lr_decay_at``), on 240 training scenes. Measured with CLIFFNet + L1 at 100
-steps over seeds 0-2 (test RMSE in m): lr 5e-4 constant gave 0.74 / 0.82 / 1.09, lr 1e-3 with the
-decay 0.79 / 0.72 / 0.72, lr 2e-3 with the decay 0.80 / 0.76 / 1.11; with 48 training scenes a
-400-step run reached 0.46 m on training views but 0.71 m on test scenes (overfitting). The gpu and
-nyu profiles keep the papers' constant lr.
+The cpu profile's choices (Decisions S11-S13; each measured on the validation scenes, never on the
+test scenes): 48x64 images, because smaller images save little (per-operation overhead
+dominates: a CLIFFNet step takes 0.23 s at 48x64 and 0.18 s at 32x48 on one AMD EPYC thread) and
+learn no faster per step (validation RMSE after 200 steps from random init: 0.79 m at 48x64, 0.90 m
+at 32x48, 0.93 m at 24x32); ResNet trunks from the SynthRooms pre-training run (S12), because
+from random init CLIFFNet + L1 needs about 900 steps to come within 0.68 m of the validation
+scenes' 1.02 m constant-depth RMSE, while from the pre-trained trunk 150 steps with the decay
+reach 0.70-0.72 m (seeds 0, 1); Adam at 1e-3, times 0.1 after 75% of each run; 5 seeds.
+The gpu and nyu profiles keep the papers' constant lr and ImageNet weights.
 """
 
 from __future__ import annotations
@@ -55,6 +60,12 @@ class Profile:
     seeds: tuple[int, ...]
     protocol: str                     # evaluation protocol name (depthstudy.metrics)
     max_depth: float = 10.0
+    val_scenes: int = 0               # SynthRooms validation scenes (same distribution as training, Decision S11)
+    pretrain_scenes: int = 0          # SynthRooms scenes of the ImageNet stand-in (Decision S12)
+    pretrain_steps: int = 0           # iterations of that pre-training run
+    heg_scenes: int = 0               # HEG-S / HEG-Im task: the first heg_scenes training scenes ... (Decision C8)
+    heg_views: int = 0                # ... each rendered from heg_views cameras (0 = the training views)
+    heg_lr: float = 0.0               # HEG-S / HEG-Im lr (0 = the paper's, scaled as Decision C7)
     device: str = "auto"
     amp: bool | str = "auto"
     channels_last: bool | str = "auto"
@@ -66,7 +77,7 @@ class Profile:
     nyu_root: str = ""                # folder with nyu_depth_v2_labeled.mat, splits.mat, classMapping40.mat
     nyu_sync_root: str = ""           # BTS layout: sync/ + nyudepthv2_train_files_with_gt.txt (CLIFFNet training)
     nyu_train_frames: int = 40000     # CLIFFNet training frames sampled from the sync list (Decision D5)
-    pretrained: str = ""              # local torchvision-format ResNet checkpoint ("" = random init)
+    pretrained: str = ""              # "" = random init, "synthrooms" = Decision S12, else a torchvision ResNet file
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -88,7 +99,8 @@ class Profile:
     def synthrooms_options(self) -> dict[str, Any]:
         """Keyword arguments for :class:`depthstudy.data.synthrooms.SynthRooms`."""
         return dict(height=self.height, width=self.width, train_scenes=self.train_scenes,
-                    test_scenes=self.test_scenes, views_per_scene=self.views_per_scene,
+                    test_scenes=self.test_scenes, val_scenes=self.val_scenes, pretrain_scenes=self.pretrain_scenes,
+                    views_per_scene=self.views_per_scene,
                     max_depth=self.max_depth)
 
     def as_dict(self) -> dict[str, Any]:
@@ -102,24 +114,36 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", dataset="synthrooms", height=48, width=64,
-        train_scenes=8, test_scenes=3, views_per_scene=4,
+        train_scenes=8, test_scenes=3, views_per_scene=4, val_scenes=2,
         backbone_depth=18, backbone_width=0.25, fpn_channels=32, head_width=16,
         steps=12, batch_size=4, lr=1e-3, seeds=(0,), protocol="synthetic",
         eval_batch_size=8, heg_steps=12,
-        description="Plumbing check for tests and CI: every notebook in well under a minute.",
+        description=("Plumbing check for tests and CI: every notebook in well under a minute (random init and "
+                     "the training views for the HEGs; tests cover Decisions S12 and C8 separately)."),
+    ),
+    "preview": Profile(
+        name="preview", dataset="synthrooms", height=48, width=64,
+        train_scenes=240, test_scenes=32, views_per_scene=6, val_scenes=24,
+        backbone_depth=18, backbone_width=0.5, fpn_channels=64, head_width=16,
+        steps=60, batch_size=8, lr=1e-3, lr_decay_at=(0.75,), seeds=(0, 1), protocol="synthetic",
+        heg_steps=800, heg_lr=1e-3, pretrained="synthrooms", pretrain_scenes=240, pretrain_steps=400,
+        heg_scenes=64, heg_views=60,
+        description=("A first look in about 15 minutes on 2 cores: the cpu profile's data at 60 steps and 2 "
+                     "seeds. NOT CONCLUSIVE: most premises fail at this budget and 2 seeds decide nothing."),
     ),
     "cpu": Profile(
-        name="cpu", dataset="synthrooms", height=72, width=96,
-        train_scenes=240, test_scenes=32, views_per_scene=6,
-        backbone_depth=18, backbone_width=0.5, fpn_channels=64, head_width=32,
-        steps=100, batch_size=8, lr=1e-3, lr_decay_at=(0.75,), seeds=(0, 1, 2), protocol="synthetic",
-        heg_steps=200,
-        description=("Default of `make study`: SynthRooms on 2 CPU cores, 3 seeds, short schedules "
-                     "sized so the whole study takes about 20 minutes with 2 notebooks at once."),
+        name="cpu", dataset="synthrooms", height=48, width=64,
+        train_scenes=240, test_scenes=32, views_per_scene=6, val_scenes=24,
+        backbone_depth=18, backbone_width=0.5, fpn_channels=64, head_width=16,
+        steps=120, batch_size=8, lr=1e-3, lr_decay_at=(0.75,), seeds=(0, 1, 2, 3, 4), protocol="synthetic",
+        heg_steps=3000, heg_lr=1e-3, pretrained="synthrooms", pretrain_scenes=240, pretrain_steps=1200,
+        heg_scenes=64, heg_views=60,
+        description=("Default of `make study`: SynthRooms 48x64 on 2 CPU cores, 5 seeds, ResNet trunks from the "
+                     "SynthRooms pre-training run (Decision S12), budgets chosen on validation scenes (S11)."),
     ),
     "gpu": Profile(
         name="gpu", dataset="synthrooms", height=228, width=304,
-        train_scenes=400, test_scenes=100, views_per_scene=8,
+        train_scenes=400, test_scenes=100, views_per_scene=8, val_scenes=20,
         backbone_depth=50, backbone_width=1.0, fpn_channels=256, head_width=64,
         steps=4000, batch_size=8, lr=1e-4, seeds=(0, 1, 2), protocol="synthetic",
         num_workers=4, heg_steps=4000, eval_batch_size=32,

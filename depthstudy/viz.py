@@ -1,4 +1,4 @@
-"""Figures for notebooks and reports: depth and label colouring, sample grids, histograms.
+"""Figures for notebooks and reports: depth and label colouring, sample grids, prediction and error grids, histograms.
 
 All functions return matplotlib figures and never call ``plt.show`` so that papermill, nbval and
 scripts behave alike. Depth maps in one figure share one colour scale (``vmin``/``vmax`` in metres).
@@ -135,4 +135,97 @@ def class_frequency_bar(freqs: dict[str, np.ndarray], names: Sequence[str], *, t
     ax.set_ylabel("pixel fraction"), ax.set_yscale("log"), ax.set_title(title)
     ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def evenly_spaced_items(dataset, k: int) -> list[int]:
+    """Item indices of ``k`` test views chosen without looking at any prediction (Decision X23).
+
+    Rule: list the scenes in the order they first appear in ``dataset.scene_ids``; take the scenes
+    at quantiles 0, 1/(k-1), ..., 1 of that list (position ``floor(q * (scenes - 1) + 0.5)``; the
+    first scene when ``k == 1``) and return the index of each one's first view, in scene order.
+
+    Args:
+        dataset: a sized set with ``scene_ids`` (one scene id per item, length = ``len(dataset)``).
+        k: number of items, 1 <= k <= number of scenes in ``dataset``.
+    Returns:
+        ``k`` distinct, increasing item indices into ``dataset``.
+    """
+    if len(dataset.scene_ids) != len(dataset):
+        raise ValueError(f"dataset.scene_ids must hold one scene id per item ({len(dataset)}); "
+                         f"got {len(dataset.scene_ids)}")
+    first: dict[int, int] = {}
+    for i, scene in enumerate(dataset.scene_ids):
+        first.setdefault(int(scene), i)
+    starts = list(first.values())
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(starts):
+        raise ValueError(f"k must be an int in [1, {len(starts)}] (the number of scenes); got {k!r}")
+    if k == 1:
+        return [starts[0]]
+    n = len(starts)
+    return [starts[(2 * j * (n - 1) + k - 1) // (2 * (k - 1))] for j in range(k)]
+
+
+def prediction_error_grid(rgb, gt, preds: dict, *, row_labels: Sequence[str] | None = None,
+                          title: str = ""):
+    """Depth predictions of several models beside the GT, with their absolute-error maps.
+
+    Per image two rows: (RGB, GT depth, one predicted depth per model) and (blank, blank,
+    |pred - gt| per model, titled with that image's RMSE in metres over valid GT pixels).
+    All depth panels share one scale, 0 to the 99th percentile of the GT shown; all error panels
+    share one scale, 0 to the 99th percentile of all errors shown (Decision X23). Pixels without
+    valid GT (<= 0 or non-finite) are blank in the GT and error panels.
+
+    Args:
+        rgb: images [N, 3, H, W] in [0, 1].
+        gt: ground-truth depth [N, 1, H, W] in metres.
+        preds: ``{model name: predicted depth [N, 1, H, W] in metres}``, one column each, in order.
+        row_labels: N labels shown left of each image's rows (e.g. the item index).
+        title: figure title.
+    Returns:
+        The matplotlib Figure, with ``2 * N`` rows by ``2 + len(preds)`` columns of axes.
+    """
+    rgb_np, gt_np = to_numpy(rgb), to_numpy(gt)
+    if rgb_np.ndim != 4 or rgb_np.shape[1] != 3:
+        raise ValueError(f"rgb must be [N, 3, H, W]; got shape {rgb_np.shape}")
+    if gt_np.shape != (rgb_np.shape[0], 1, *rgb_np.shape[2:]):
+        raise ValueError(f"gt must be [N, 1, H, W] matching rgb {rgb_np.shape}; got {gt_np.shape}")
+    if not preds:
+        raise ValueError("preds must name at least one model")
+    pred_np = {name: to_numpy(p).astype(np.float32) for name, p in preds.items()}
+    for name, p in pred_np.items():
+        if p.shape != gt_np.shape:
+            raise ValueError(f"preds[{name!r}] must have the gt shape {gt_np.shape}; got {p.shape}")
+    n = rgb_np.shape[0]
+    if row_labels is not None and len(row_labels) != n:
+        raise ValueError(f"row_labels must have {n} entries; got {len(row_labels)}")
+    gts = [depth_hw(g) for g in gt_np]
+    errors = {name: [np.abs(p[i, 0] - gts[i]) for i in range(n)] for name, p in pred_np.items()}
+    vmax = float(np.nanpercentile(np.concatenate([g.ravel() for g in gts]), 99))
+    emax = float(np.nanpercentile(np.concatenate([e.ravel() for es in errors.values() for e in es]), 99))
+    cols = 2 + len(pred_np)
+    fig, axes = plt.subplots(2 * n, cols, figsize=(1.9 * cols, 1.6 * 2 * n), squeeze=False)
+    for i in range(n):
+        top, bottom = axes[2 * i], axes[2 * i + 1]
+        top[0].imshow(image_hwc(rgb_np[i]))
+        top[1].imshow(gts[i], cmap=DEPTH_CMAP, vmin=0, vmax=vmax)
+        for c, name in enumerate(pred_np, start=2):
+            top[c].imshow(depth_hw(pred_np[name][i]), cmap=DEPTH_CMAP, vmin=0, vmax=vmax)
+            err = errors[name][i]
+            bottom[c].imshow(err, cmap=MAP_CMAP, vmin=0, vmax=emax)
+            bottom[c].set_title(f"RMSE {float(np.sqrt(np.nanmean(err ** 2))):.3f} m", fontsize=7)
+        for ax in (*top, *bottom):
+            ax.set_xticks([]), ax.set_yticks([])
+        bottom[0].axis("off"), bottom[1].axis("off")
+        if row_labels is not None:
+            top[0].set_ylabel(row_labels[i], fontsize=8)
+    for c, label in enumerate(["RGB", "depth (GT)", *pred_np]):
+        axes[0, c].set_title(label, fontsize=9)
+    fig.subplots_adjust(right=0.88, top=1 - 0.3 / n, wspace=0.05, hspace=0.25)
+    fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(0, vmax), DEPTH_CMAP), label="depth [m]",
+                 cax=fig.add_axes((0.9, 0.55, 0.012, 0.3), label="colorbar depth"))
+    fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(0, emax), MAP_CMAP), label="|pred - gt| [m]",
+                 cax=fig.add_axes((0.9, 0.15, 0.012, 0.3), label="colorbar error"))
+    if title:
+        fig.suptitle(title, fontsize=8)
     return fig

@@ -95,7 +95,7 @@ def test_unknown_benchmark_or_variant_lists_valid_names(tmp_path):
         bench.run(only=["synth"], variants=["turbo"], out_dir=tmp_path)
     with pytest.raises(ValueError, match="gemm_size must be a positive integer .*; got 0"):
         bench.run(only=["synth"], gemm_size=0, out_dir=tmp_path)
-    with pytest.raises(ValueError, match="unknown bench sizes 'huge'; valid: paper, smoke, cpu"):
+    with pytest.raises(ValueError, match="unknown bench sizes 'huge'; valid: paper, smoke, preview, cpu"):
         bench.get_sizes("huge")
 
 

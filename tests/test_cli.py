@@ -11,7 +11,7 @@ def test_data_synth_pregenerates_into_the_cache(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DEPTHSTUDY_CACHE", str(tmp_path))
     assert cli.main(["data", "synth", "--profile", "smoke"]) == 0
     written = [line for line in capsys.readouterr().out.splitlines() if line.endswith(".npz")]
-    assert sorted(p.rsplit("/", 1)[1] for p in written) == ["test.npz", "train.npz"]
+    assert sorted(p.rsplit("/", 1)[1] for p in written) == ["test.npz", "train.npz", "val.npz"]
     assert all(str(tmp_path) in p for p in written)
 
 

@@ -112,7 +112,7 @@ def test_evaluation_resolution_is_recorded(tmp_path):
     assert evaluation_resolution(nyu, "eigen") == {"input": "228x304", "depth": "480x640", "semantic": "228x304"}
     assert evaluation_resolution(nyu, "bts")["depth"] == "480x640"
     assert evaluation_resolution(nyu, "cliffnet")["depth"] == "228x304"
-    assert evaluation_resolution(get_profile("cpu"), "synthetic")["depth"] == "72x96"
+    assert evaluation_resolution(get_profile("cpu"), "synthetic")["depth"] == "48x64"
     writer = results.StudyWriter("loss_comparison", "smoke", root=tmp_path, dataset="synthrooms",
                                  protocol="synthetic", params={})
     writer.add("l1", 0, {"rmse": 1.0}, n_images=3)

@@ -6,10 +6,11 @@ from depthstudy.profiles import PROFILES, get_profile, profile_names
 
 
 def test_four_profiles_with_expected_datasets():
-    assert profile_names() == ["smoke", "cpu", "gpu", "nyu"]
+    assert profile_names() == ["smoke", "preview", "cpu", "gpu", "nyu"]
     assert {p.dataset for n, p in PROFILES.items() if n != "nyu"} == {"synthrooms"}
     assert PROFILES["nyu"].dataset == "nyuv2"
-    assert len(PROFILES["cpu"].seeds) == 3 and len(PROFILES["smoke"].seeds) == 1
+    assert len(PROFILES["cpu"].seeds) == 5 and len(PROFILES["smoke"].seeds) == 1
+    assert "NOT CONCLUSIVE" in PROFILES["preview"].description
 
 
 def test_gpu_and_nyu_use_cliffnet_resolution_and_resnet50():
@@ -19,7 +20,7 @@ def test_gpu_and_nyu_use_cliffnet_resolution_and_resnet50():
 
 
 def test_unknown_profile_lists_valid_names():
-    with pytest.raises(ValueError, match="nosuch.*smoke, cpu, gpu, nyu"):
+    with pytest.raises(ValueError, match="nosuch.*smoke, preview, cpu, gpu, nyu"):
         get_profile("nosuch")
 
 
@@ -42,7 +43,7 @@ def test_lr_decay_fractions_become_milestones_of_each_run():
 
     cpu = get_profile("cpu")
     assert cpu.lr_decay_at == (0.75,)
-    assert TrainConfig.from_profile(cpu).lr_decay_steps == (75,)
+    assert TrainConfig.from_profile(cpu).lr_decay_steps == (90,)
     assert TrainConfig.from_profile(cpu, steps=200).lr_decay_steps == (150,)   # e.g. HEG runs
     assert TrainConfig.from_profile(cpu, steps=200, lr_decay_steps=()).lr_decay_steps == ()
     assert get_profile("cpu", lr_decay_at=(0.5, 0.9)).decay_steps(10) == (5, 9)

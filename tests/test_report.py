@@ -110,3 +110,18 @@ def test_study_tables_carry_the_comparable_trivial_baselines():
     assert list(table.columns) == ["variant", "rmse"] and table.iloc[1]["rmse"] == "0.871"
     assert list(report.wide_ours(summary, "loss_comparison", baselines=False)["variant"]) == ["l1"]
     assert report.baseline_rows(summary, "baselines").empty
+
+
+def test_a_study_on_validation_scenes_gets_no_test_baselines_and_no_paper():
+    """learning_curves is scored on the validation scenes: the test-split baselines would not compare."""
+    def row(study, variant, metric, mean):
+        return {"study": study, "variant": variant, "dataset": "synthrooms", "protocol": "synthetic",
+                "depth_range": "all", "metric": metric, "mean": mean, "std": 0.0, "n_seeds": 1, "paper": None}
+
+    summary = pd.DataFrame([row("learning_curves", "fcrn", "rmse", 0.8),
+                            row("baselines", "const_median", "rmse", 0.871)])
+    assert report.baseline_rows(summary, "learning_curves").empty
+    assert list(report.wide_ours(summary, "learning_curves")["variant"]) == ["fcrn"]
+    assert report.wide_paper("learning_curves").empty and report.paper_sources("learning_curves") == ""
+    assert "learning_curves" in dict((s, n) for n, s in report.EXPECTED_STUDIES)
+    assert report.figure_caption("learning_curves").startswith("Validation metrics")

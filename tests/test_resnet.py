@@ -130,8 +130,12 @@ def test_missing_unexpected_and_wrong_shape_are_named(tmp_path, r50):
 
 
 def test_loader_rejects_width_and_missing_file(tmp_path):
-    with pytest.raises(ValueError, match="width"):
-        load_backbone_weights(resnet(50, width=0.5), tmp_path / "x.pth")
+    torch.save(resnet(18).state_dict(), tmp_path / "x.pth")  # width-1 (ImageNet-shaped) weights
+    with pytest.raises(ValueError, match="width 0.5; ImageNet weights exist at width 1"):
+        load_backbone_weights(resnet(18, width=0.5), tmp_path / "x.pth")
+    narrow = resnet(18, width=0.5)
+    torch.save(narrow.state_dict(), tmp_path / "narrow.pth")  # a pre-trained trunk of the same width loads
+    assert load_backbone_weights(resnet(18, width=0.5), tmp_path / "narrow.pth")["loaded"] > 0
     with pytest.raises(FileNotFoundError, match="nothere.pth"):
         load_backbone_weights(resnet(18), tmp_path / "nothere.pth")
 

@@ -252,6 +252,20 @@ def test_save_figure_png_and_svg(writer):
     assert sorted(p.name for p in writer.figures_dir.iterdir()) == ["loss_curve.png", "loss_curve.svg"]
 
 
+def test_save_table_lands_in_the_study_folder_with_the_metrics(writer, tmp_path):
+    curve = pd.DataFrame({"family": ["fcrn", "fcrn"], "step": [0, 4], "rmse": [1.2, float("nan")]})
+    staged = writer.save_table(curve, "curves")
+    assert staged.parent.name == "tables" and staged.parent.parent == writer.write_dir != writer.dir
+    writer.add("heg_s", 0, {"rmse": 0.5}, n_images=3)
+    writer.finish()
+    final = tmp_path / "smoke" / "loss_comparison" / "tables" / "curves.csv"
+    assert final.read_text().splitlines() == ["family,step,rmse", "fcrn,0,1.2", "fcrn,4,"]
+    with pytest.raises(ValueError, match="table name"):
+        writer.save_table(curve, "Bad Name")
+    with pytest.raises(ValueError, match="non-empty"):
+        writer.save_table(curve.iloc[:0], "empty")
+
+
 def test_compare_wide_table(writer, tmp_path):
     for seed, value in enumerate([0.5, 0.7]):
         writer.add("heg_s", seed, {"rmse": value}, n_images=3)

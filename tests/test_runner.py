@@ -75,7 +75,7 @@ def test_unknown_parameter_is_named_before_anything_runs(nbdir, tmp_path):
 
 
 def test_unknown_profile_and_notebook(nbdir, tmp_path):
-    with pytest.raises(ValueError, match="valid profiles: smoke, cpu, gpu, nyu"):
+    with pytest.raises(ValueError, match="valid profiles: smoke, preview, cpu, gpu, nyu"):
         runner.run("nosuch", notebook_dir=nbdir, results_root=tmp_path)
     with pytest.raises(ValueError, match="unknown notebook 'nope'.*01_first"):
         runner.run("smoke", only=["nope"], notebook_dir=nbdir, results_root=tmp_path)
@@ -94,7 +94,7 @@ def test_parse_params_types():
 
 def test_cli_errors_exit_2_and_name_the_problem(capsys):
     assert cli.main(["run", "--profile", "nosuch"]) == 2
-    assert "smoke, cpu, gpu, nyu" in capsys.readouterr().err
+    assert "smoke, preview, cpu, gpu, nyu" in capsys.readouterr().err
     assert cli.main(["run", "--profile", "smoke", "-p", "bogus_param=1"]) == 2
     assert "bogus_param" in capsys.readouterr().err
 

@@ -153,3 +153,41 @@ def test_bad_options():
         build("structure", kind="branch", split=2, stage="depth")
     with pytest.raises(ValueError, match="stem"):
         build("structure", kind="single_depth", stem="vgg16")
+
+
+def test_depth_prediction_convs_start_at_the_indoor_depth_scale():
+    """Decision J18: every depth head of the structure networks and FCRN starts at 2.5 m; semantic heads at 0."""
+    from depthstudy.models.fcrn import DEPTH_BIAS_M
+
+    net = build("structure", kind="merge", classes=4, width=8)
+    assert torch.all(net.heads["depth"].bias == DEPTH_BIAS_M) and DEPTH_BIAS_M == 2.5
+    assert not torch.any(net.heads["semantic"].bias == DEPTH_BIAS_M)
+    single = build("structure", kind="single_depth", width=8)
+    assert torch.all(single.net.head.bias == DEPTH_BIAS_M)
+    with torch.no_grad():
+        out = single.eval()(torch.rand(1, 3, 32, 32))["depth"]
+    assert abs(float(out.mean()) - DEPTH_BIAS_M) < 2.0  # the untrained net already predicts metres near 2.5
+    fcrn = build("fcrn", backbone_depth=18, backbone_width=0.25)
+    assert torch.all(fcrn.pred.bias == DEPTH_BIAS_M)
+
+
+def test_merge_starts_from_the_single_task_networks():
+    """Decision J19: the merge-in sub-networks are copies of the single-task networks; shared layers fresh."""
+    from depthstudy.models.structures import TASKS
+
+    torch.manual_seed(0)
+    singles = {t: build("structure", kind=f"single_{t}", classes=4, width=8) for t in TASKS}
+    merge = build("structure", kind="merge", classes=4, width=8)
+    shared_before = {k: v.clone() for k, v in merge.shared.state_dict().items()}
+    merge.load_sub_networks(singles)
+    for t in TASKS:
+        assert torch.equal(merge.stems[t].trunk.conv1.weight, singles[t].net.stem.trunk.conv1.weight)
+        assert torch.equal(merge.heads[t].weight, singles[t].net.head.weight)
+        for own, src in zip(merge.own[t], singles[t].net.layers):
+            assert torch.equal(own.conv.weight, src.conv.weight)
+    assert all(torch.equal(v, shared_before[k]) for k, v in merge.shared.state_dict().items())
+    with pytest.raises(ValueError, match="nets\\['depth'\\] must be a single_depth"):
+        merge.load_sub_networks({"depth": singles["semantic"], "semantic": singles["semantic"]})
+    wide = build("structure", kind="single_depth", classes=4, width=16)
+    with pytest.raises(ValueError, match="depth network's .* does not fit"):
+        merge.load_sub_networks({"depth": wide, "semantic": singles["semantic"]})

@@ -175,3 +175,25 @@ def test_plot_metric_vs_range():
     assert len(ax.lines) >= 2
     assert ax.get_legend() is None and len(fig.legends) == 1  # legend off the data (Decision X23)
     assert ax.get_ylabel() == "rmse [m]" and ax.get_xlabel() == "GT depth range [m]"
+
+
+def test_merge_row_is_trained_from_the_single_task_runs(tmp_path, monkeypatch):
+    """Decision J19: the merge run's key names its sub-networks' runs, whose weights it starts from."""
+    import dataclasses
+
+    from depthstudy import experiment
+    from depthstudy.data.factory import build_dataset
+    from depthstudy.profiles import get_profile
+    from depthstudy.studies import jiao
+
+    monkeypatch.setenv("DEPTHSTUDY_CACHE", str(tmp_path))
+    prof = get_profile("smoke").replace(height=24, width=32, train_scenes=2, test_scenes=1, steps=2,
+                                        batch_size=2, device="cpu")
+    train = build_dataset(prof, "train", classes=jiao.STRUCTURE_CLASSES)
+    merge = jiao.structure_variants()["merge"]
+    keyed, model = jiao.merge_from_singles(prof, merge, 0, train, study=jiao.STRUCTURE_STUDY)
+    single = experiment.obtain_run(prof, jiao.STRUCTURE_STUDY, jiao.single_task_variants()["single_depth"], 0)
+    assert torch.equal(model.heads["depth"].weight, single.net.head.weight)
+    assert set(keyed.data["sub_networks"]) == {"depth", "semantic"}
+    other = dataclasses.replace(merge, data={**merge.data, "sub_networks": {"depth": "x", "semantic": "y"}})
+    assert experiment.run_key(prof, keyed, 0) != experiment.run_key(prof, other, 0)

@@ -14,7 +14,7 @@ import pytest
 from depthstudy import cli, runner
 from depthstudy.results import PAPER_TABLES
 from depthstudy.studies import cliffnet as cf
-from depthstudy.studies import jiao, specs
+from depthstudy.studies import curves, jiao, specs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,3 +115,12 @@ def test_spec_claims_come_from_the_claims_data_and_the_report_lists_every_spec()
         assert bool(spec.claims) == (spec.name in by_study), spec.name
     assert specs.STUDIES["loss_comparison"].claims
     assert report.EXPECTED_STUDIES == tuple((s.notebook, s.name) for s in specs.STUDIES.values())
+
+
+def test_dataset_splits_of_a_spec_are_checked_and_learning_curves_reads_validation_only():
+    curves_spec = specs.get_study("learning_curves")
+    assert curves_spec.datasets == ("train", "val") and not curves_spec.paper and not curves_spec.claims
+    assert curves_spec.variants == curves.FAMILIES and curves_spec.notebook == "14_learning_curves"
+    assert all(set(s.datasets) <= set(specs.DATASETS) for s in specs.STUDIES.values())
+    with pytest.raises(ValueError, match="unknown dataset split.*'valid'"):
+        specs.Study("x", "99_x", "", variants=(), datasets=("train", "valid"))

@@ -172,18 +172,20 @@ def test_cache_hit_skips_rendering(cache_root, monkeypatch):
 
 
 def test_cache_key_depends_on_every_parameter(tmp_path, monkeypatch):
-    params = dict(SMALL, max_depth=10.0)
+    params = dict(SMALL, max_depth=10.0, val_scenes=0, pretrain_scenes=0)
     base = cache_file("train", tmp_path, **params)
     assert cache_file("train", tmp_path, **params) == base
     for name, value in (("seed", 1), ("height", 32), ("width", 48), ("train_scenes", 4), ("test_scenes", 3),
-                        ("views_per_scene", 3), ("max_depth", 8.0)):
+                        ("val_scenes", 2), ("pretrain_scenes", 2), ("views_per_scene", 3), ("max_depth", 8.0)):
         assert cache_file("train", tmp_path, **dict(params, **{name: value})).parent != base.parent, name
     monkeypatch.setattr(synthrooms, "GENERATOR_VERSION", "other")
     assert cache_file("train", tmp_path, **params).parent != base.parent
 
 
 def test_bad_arguments_raise():
-    with pytest.raises(ValueError, match="split='val'.*train"):
+    with pytest.raises(ValueError, match="split='valid'.*train"):
+        SynthRooms("valid", cache=False, **SMALL)
+    with pytest.raises(ValueError, match="val_scenes must be >= 1"):
         SynthRooms("val", cache=False, **SMALL)
     with pytest.raises(ValueError, match="classes=12.*40"):
         SynthRooms("train", classes=12, cache=False, **SMALL)

@@ -28,6 +28,8 @@ from ..metrics.protocols import get_protocol
 from ..profiles import Profile
 
 FAMILIES = ("jiao", "cliffnet")
+SPLITS = ("train", "test", "val", "pretrain")
+"""Dataset splits; ``val`` and ``pretrain`` exist for SynthRooms only (Decisions S11, S12)."""
 SYNC_IMAGES = "sync"
 SYNC_LIST = "nyudepthv2_train_files_with_gt.txt"
 SYNC_SAMPLE_SEED = 0
@@ -36,7 +38,7 @@ SYNC_SAMPLE_SEED = 0
 
 def build_dataset(profile: Profile, split: str, *, classes: int = 40, transform: Callable | None = None,
                   family: str = "jiao", network_gt: bool = False, **options: Any):
-    """The ``split`` ("train" | "test") dataset of ``profile`` in the common sample format.
+    """The ``split`` (one of :data:`SPLITS`) dataset of ``profile`` in the common sample format.
 
     ``family`` ("jiao" | "cliffnet") picks the NYU training set and augmentation of that paper's
     studies (module docstring); a ``transform`` given here replaces the default one.
@@ -46,8 +48,13 @@ def build_dataset(profile: Profile, split: str, *, classes: int = 40, transform:
     """
     if family not in FAMILIES:
         raise ValueError(f"family={family!r}: expected one of {FAMILIES}")
-    if split not in ("train", "test"):
-        raise ValueError(f"split={split!r}: expected 'train' or 'test'")
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r}: expected one of {SPLITS}")
+    scenes = getattr(profile, f"{split}_scenes")
+    if split in ("val", "pretrain") and not (profile.dataset == "synthrooms" and scenes > 0):
+        raise ValueError(f"profile {profile.name!r} has no {split!r} split: it needs dataset synthrooms and "
+                         f"{split}_scenes > 0 (got {profile.dataset}, {scenes}); "
+                         "NYU budgets follow the papers' schedules (Decisions S11, S12)")
     if profile.dataset == "synthrooms":
         from .synthrooms import SynthRooms
 

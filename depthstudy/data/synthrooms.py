@@ -4,7 +4,11 @@ Each scene instance is a furnished room of one of :data:`SCENE_TYPES` (layout in
 :mod:`depthstudy.data.synth.layout`), seen from ``views_per_scene`` cameras and rendered by
 vectorised ray casting (:mod:`depthstudy.data.synth.render`). Everything is deterministic from
 (seed, scene, view). Train scenes are ids ``0..train_scenes-1``, test scenes the next
-``test_scenes`` ids, so the splits never share a scene (as NYU's 249/215 scene split).
+``test_scenes`` ids, validation scenes the ``val_scenes`` ids after those and pre-training scenes
+the ``pretrain_scenes`` ids after those, so the splits never share a scene (as NYU's 249/215
+scene split). The validation split is drawn from the same distribution as the training scenes
+and exists to choose schedules and budgets without reading the test scenes (Decision S11); the
+pre-training split feeds the ImageNet stand-in (Decision S12).
 
 Choices:
 
@@ -43,12 +47,14 @@ from .synth.layout import SCENE_TYPES, sample_camera, sample_scene
 from .synth.render import intrinsics as _intrinsics
 from .synth.render import render
 
-__all__ = ["GENERATOR_VERSION", "SCENE_TYPES", "SPLITS", "SynthRooms", "render_views", "pregenerate", "benchmark"]
+__all__ = ["GENERATOR_VERSION", "SCENE_TYPES", "SPLITS", "SynthRooms", "render_views", "pregenerate", "benchmark",
+           "split_scenes"]
 
 GENERATOR_VERSION = "synthrooms-1.0"
 """Bump whenever generated pixels change: it is part of the cache key."""
-SPLITS = ("train", "test")
-_GENERATOR_PARAMS = ("height", "width", "train_scenes", "test_scenes", "views_per_scene", "seed", "max_depth")
+SPLITS = ("train", "test", "val", "pretrain")
+_GENERATOR_PARAMS = ("height", "width", "train_scenes", "test_scenes", "val_scenes", "pretrain_scenes",
+                     "views_per_scene", "seed", "max_depth")
 
 
 def render_views(seed: int, scene: int, views: Sequence[int], height: int, width: int) -> dict[str, np.ndarray]:
@@ -78,9 +84,10 @@ class SynthRooms(torch.utils.data.Dataset):
     """The procedural dataset as a map-style dataset of sample dicts (:mod:`depthstudy.data.sample`).
 
     Args:
-        split: "train" or "test" (disjoint scene instances).
+        split: one of :data:`SPLITS` (disjoint scene instances).
         height, width: image size in pixels.
-        train_scenes, test_scenes: scene instances per split; views_per_scene: cameras per scene.
+        train_scenes, test_scenes, val_scenes, pretrain_scenes: scene instances per split;
+        views_per_scene: cameras per scene.
         seed: generator seed. classes: 40, 13 or 4 (NYU-40 mapped with :func:`map_nyu40` tables).
         max_depth: metres; depth beyond is clipped to it (see the module docstring).
         cache: read/write the disk cache; cache_dir: its root (default ``cache_dir()/"synthrooms"``).
@@ -93,7 +100,8 @@ class SynthRooms(torch.utils.data.Dataset):
     """
 
     def __init__(self, split: str = "train", *, height: int = 120, width: int = 160, train_scenes: int = 40,
-                 test_scenes: int = 12, views_per_scene: int = 6, seed: int = 0, classes: int = 40,
+                 test_scenes: int = 12, val_scenes: int = 0, pretrain_scenes: int = 0, views_per_scene: int = 6,
+                 seed: int = 0, classes: int = 40,
                  max_depth: float = 10.0, cache: bool = True, cache_dir: str | Path | None = None,
                  transform: Callable[[dict], dict] | None = None, progress: bool = False):
         if split not in SPLITS:
@@ -101,8 +109,10 @@ class SynthRooms(torch.utils.data.Dataset):
         if classes not in VALID_CLASS_COUNTS:
             raise ValueError(f"classes={classes!r}: expected one of {VALID_CLASS_COUNTS}")
         params = _validate_params(height=height, width=width, train_scenes=train_scenes, test_scenes=test_scenes,
-                                  views_per_scene=views_per_scene, seed=seed, max_depth=max_depth)
-        if (train_scenes if split == "train" else test_scenes) < 1:
+                                  val_scenes=val_scenes, pretrain_scenes=pretrain_scenes,
+                                  views_per_scene=views_per_scene, seed=seed,
+                                  max_depth=max_depth)
+        if split_scenes(split, params)[1] < 1:
             raise ValueError(f"{split}_scenes must be >= 1 to build the {split!r} split")
         self.split, self.classes, self.transform = split, classes, transform
         self.height, self.width, self.max_depth = height, width, float(max_depth)
@@ -160,7 +170,7 @@ def cache_file(split: str, cache_dir: str | Path | None = None, **params: Any) -
 
 
 def pregenerate(progress: bool = True, **params: Any) -> list[Path]:
-    """Generate (or find cached) train and test arrays for ``params``; returns the two cache files.
+    """Generate (or find cached) the arrays of every split with scenes; returns their cache files.
 
     ``params`` are SynthRooms' generator parameters and ``cache_dir``.
     """
@@ -168,7 +178,8 @@ def pregenerate(progress: bool = True, **params: Any) -> list[Path]:
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"unknown SynthRooms parameters {unknown}; expected some of {sorted(allowed)}")
-    return [SynthRooms(split, cache=True, progress=progress, **params).cache_path for split in SPLITS]
+    return [SynthRooms(split, cache=True, progress=progress, **params).cache_path for split in SPLITS
+            if params.get(f"{split}_scenes", 1 if split in ("train", "test") else 0)]
 
 
 def benchmark(n_images: int = 200, height: int = 120, width: int = 160) -> dict:
@@ -198,18 +209,25 @@ def _validate_params(**params: Any) -> dict[str, Any]:
     unknown = [k for k in params if k not in _GENERATOR_PARAMS]
     if missing or unknown:
         raise ValueError(f"generator parameters: missing {missing}, unknown {unknown}; expected {_GENERATOR_PARAMS}")
-    for name, minimum in (("height", 8), ("width", 8), ("train_scenes", 0), ("test_scenes", 0),
-                          ("views_per_scene", 1), ("seed", 0)):
+    for name, minimum in (("height", 8), ("width", 8), ("train_scenes", 0), ("test_scenes", 0), ("val_scenes", 0),
+                          ("pretrain_scenes", 0), ("views_per_scene", 1), ("seed", 0)):
         _check_int(name, params[name], minimum)
     if not isinstance(params["max_depth"], (int, float)) or not params["max_depth"] > 0:
         raise ValueError(f"max_depth={params['max_depth']!r}: expected a positive number of metres")
     return {k: (float(params[k]) if k == "max_depth" else int(params[k])) for k in _GENERATOR_PARAMS}
 
 
+def split_scenes(split: str, params: dict[str, Any]) -> tuple[int, int]:
+    """(first scene id, number of scenes) of ``split``: ids run through the splits in :data:`SPLITS` order."""
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r}: expected one of {SPLITS}")
+    first = sum(params[f"{s}_scenes"] for s in SPLITS[:SPLITS.index(split)])
+    return first, params[f"{split}_scenes"]
+
+
 def _generate(split: str, params: dict[str, Any], progress: bool) -> dict[str, np.ndarray]:
     """Render every view of every scene of ``split``; depth clipped and raw holes extended at max_depth."""
-    first = 0 if split == "train" else params["train_scenes"]
-    count = params["train_scenes"] if split == "train" else params["test_scenes"]
+    first, count = split_scenes(split, params)
     views = list(range(params["views_per_scene"]))
     scenes = range(first, first + count)
     if progress:

@@ -4,6 +4,8 @@ Structure (from the authors' TF port ``irolaina/FCRN-DepthPrediction``):
 ResNet-50 (Caffe stride placement) -> ``layer1`` 1x1 conv 2048->1024 with bias + BN (no ReLU)
 -> four up-projection blocks 1024->512->256->128->64, each doubling the resolution (1/32 -> 1/2)
 -> dropout -> 3x3 conv 64->1 (with bias, no output activation) -> bilinear resize to the input.
+The prediction conv's bias starts at :data:`DEPTH_BIAS_M` (Decision J18; the TF port restores
+trained weights and gives no initialisation).
 
 The up-projection is computed in the fast "interleaving" form. The slow form it replaces is:
 zero-unpool x2 (each input pixel ``x[i, j]`` goes to ``y[2i, 2j]``, the top-left of its 2x2 cell,
@@ -61,6 +63,10 @@ Size = tuple[int, int]
 _FAST_CONVS = (((3, 3), (1, 1, 1, 1)), ((2, 3), (1, 1, 0, 1)),
                ((3, 2), (0, 1, 1, 1)), ((2, 2), (0, 1, 0, 1)))
 
+
+DEPTH_BIAS_M = 2.5
+"""Initial bias of the depth prediction convs of FCRN and the structure-study networks, in metres
+(Decision J18): about the median depth of indoor scenes (SynthRooms' training median is 2.48 m)."""
 
 def check_image(image: torch.Tensor) -> None:
     """Raise ``ValueError`` unless ``image`` is a float tensor [B,3,H,W]."""
@@ -210,6 +216,7 @@ class FCRN(nn.Module):
         self.up = nn.ModuleList(UpProjection(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.dropout = nn.Dropout(dropout)
         self.pred = nn.Conv2d(widths[-1], 1, 3, padding=1, bias=True)
+        nn.init.constant_(self.pred.bias, DEPTH_BIAS_M)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """image [B,3,H,W] RGB in [0,1] -> {"depth": [B,1,H,W] metres}."""

@@ -28,7 +28,16 @@ def backbone_options(profile) -> dict:
 
 
 def pretrained_path(profile) -> str | None:
-    """The profile's local ImageNet checkpoint, where its backbone has torchvision widths, else None."""
+    """The backbone weights of ``profile``, or None (random init).
+
+    ``pretrained="synthrooms"``: the trunk of the SynthRooms pre-training run at any width (Decision
+    S12; trained on first use, :func:`depthstudy.studies.pretraining.trunk_file`); any other
+    non-empty value: a local ImageNet checkpoint, used where the backbone has torchvision widths.
+    """
+    from ..studies.pretraining import PRETRAIN_SOURCE, trunk_file
+
+    if profile.pretrained == PRETRAIN_SOURCE:
+        return str(trunk_file(profile))
     return profile.pretrained if profile.pretrained and profile.backbone_width == 1.0 else None
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -243,13 +252,10 @@ def load_backbone_weights(model: ResNet, path: str | Path) -> dict:
         ``{"loaded": number of tensors copied, "ignored": sorted list of ignored file keys}``.
 
     Raises:
-        ValueError: ``model.width != 1`` (ImageNet weights exist only at width 1), or keys are
-            missing, unexpected or of the wrong shape (all offending keys are listed).
+        ValueError: keys are missing, unexpected or of the wrong shape (all offending keys are
+            listed; ImageNet weights fit only a width-1 model).
         FileNotFoundError: ``path`` does not exist.
     """
-    if model.width != 1.0:
-        raise ValueError(
-            f"ImageNet weights need a width-1 backbone; this ResNet has width={model.width}")
     path = Path(path)
     source = _read_state_dict(path)
     target = model.state_dict()
@@ -259,8 +265,10 @@ def load_backbone_weights(model: ResNet, path: str | Path) -> dict:
     mismatched = [f"{k}: file {tuple(source[k].shape)} vs model {tuple(v.shape)}"
                   for k, v in target.items() if k in source and source[k].shape != v.shape]
     if missing or unexpected or mismatched:
+        hint = "" if model.width == 1.0 else (f" (this ResNet has width {model.width:g}; "
+                                              "ImageNet weights exist at width 1)")
         raise ValueError(
-            f"{path} does not match ResNet-{model.depth}: missing keys {missing}; "
+            f"{path} does not match ResNet-{model.depth}{hint}: missing keys {missing}; "
             f"unexpected keys {unexpected}; shape mismatches {mismatched}")
     loadable = {k: source[k] for k in target if k in source}
     model.load_state_dict(loadable, strict=False)

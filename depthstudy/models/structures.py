@@ -13,8 +13,9 @@ Everything below the level of that sentence is a decision of this re-implementat
   + BN + ReLU. Layers 1-4 go from the stem's 1/32 output to 1/16, 1/8, 1/4, 1/2 (the sizes of
   the stem's c4, c3, c2 maps and ceil(H/2) x ceil(W/2)); layer 5 stays at 1/2. This mirrors the
   five conv stages of a synergy-network branch (four up-convs + prediction).
-- **Prediction conv** = 1x1 conv with bias to 1 (depth, metres, no activation) or C (semantic
-  logits) channels, always task-specific, then bilinear resize to the input size. It is not
+- **Prediction conv** = 1x1 conv with bias to 1 (depth, metres, no activation, bias starting at
+  2.5 m: Decision J18) or C (semantic logits) channels, always task-specific, then bilinear
+  resize to the input size. It is not
   counted among the five layers: sharing a linear prediction conv between tasks is the same as
   not sharing it (its output channels are independent), so counting it would make S1-5 identical
   to S1-4. Hence ``branch`` with ``split=5`` = stem and all five layers shared, only the two
@@ -57,7 +58,7 @@ import torch
 import torch.nn as nn
 
 from . import MODELS
-from .fcrn import check_image, half_size, resize_to
+from .fcrn import DEPTH_BIAS_M, check_image, half_size, resize_to
 from .resnet import InputNorm, load_backbone_weights, pretrained_path, resnet
 
 TASKS = ("depth", "semantic")
@@ -139,6 +140,14 @@ class Layers(nn.ModuleList):
         return x
 
 
+def prediction_conv(width: int, out_channels: int) -> nn.Conv2d:
+    """The 1x1 prediction conv with bias; a depth conv (one channel) starts at :data:`DEPTH_BIAS_M`."""
+    conv = nn.Conv2d(width, out_channels, 1)
+    if out_channels == 1:
+        nn.init.constant_(conv.bias, DEPTH_BIAS_M)
+    return conv
+
+
 class TaskNet(nn.Module):
     """A whole single-task network: stem + layers 1..5 + prediction conv (1x1, bias)."""
 
@@ -146,7 +155,7 @@ class TaskNet(nn.Module):
         super().__init__()
         self.stem = Stem(**stem_args, extra_channels=extra_channels)
         self.layers = Layers(1, N_LAYERS, self.stem.out_channels, width)
-        self.head = nn.Conv2d(width, out_channels, 1)
+        self.head = prediction_conv(width, out_channels)
 
     def forward(self, image: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         """image [B,3,H,W] (+ extra) -> prediction [B,out,H,W] at input resolution."""
@@ -193,8 +202,8 @@ class Finetune(StructureNet):
         super().__init__()
         self.stem = Stem(**stem_args)
         self.layers = Layers(1, N_LAYERS, self.stem.out_channels, width)
-        self.heads = nn.ModuleDict({"depth": nn.Conv2d(width, 1, 1),
-                                    "semantic": nn.Conv2d(width, classes, 1)})
+        self.heads = nn.ModuleDict({"depth": prediction_conv(width, 1),
+                                    "semantic": prediction_conv(width, classes)})
         self.set_stage(stage)
 
     def set_stage(self, task: str) -> None:
@@ -249,11 +258,34 @@ class Merge(StructureNet):
         cin = self.stems["depth"].out_channels
         self.own = nn.ModuleDict({t: Layers(1, own, cin, width) for t in TASKS})
         self.shared = Layers(own + 1, N_LAYERS, 2 * width, width)
-        self.heads = nn.ModuleDict({"depth": nn.Conv2d(width, 1, 1),
-                                    "semantic": nn.Conv2d(width, classes, 1)})
+        self.heads = nn.ModuleDict({"depth": prediction_conv(width, 1),
+                                    "semantic": prediction_conv(width, classes)})
 
     def _task_modules(self, task: str) -> list[nn.Module]:
         return [self.stems[task], self.own[task], self.heads[task]]
+
+    def load_sub_networks(self, nets: dict[str, "SingleTask"]) -> None:
+        """Start each task's sub-network from a trained single-task network of that task.
+
+        ``nets``: ``{"depth": SingleTask, "semantic": SingleTask}`` of the same widths and classes.
+        Their stems, layers 1..5-m and prediction convs are copied; the m shared layers keep their
+        initialisation (suppl.: the sub-networks are "first pre-trained on each dataset, and then
+        merged"). Raises ``ValueError`` naming the task and the module that does not fit.
+        """
+        for task in TASKS:
+            source = nets[task]
+            if not isinstance(source, SingleTask) or source.tasks != (task,):
+                raise ValueError(f"load_sub_networks: nets[{task!r}] must be a single_{task} network, "
+                                 f"got {type(source).__name__} for {getattr(source, 'tasks', '?')}")
+            pairs = [("stem", self.stems[task], source.net.stem), ("head", self.heads[task], source.net.head)]
+            layers = zip(self.own[task], source.net.layers)
+            pairs += [(f"layer {i + 1}", own, src) for i, (own, src) in enumerate(layers)]
+            for name, target, src in pairs:
+                try:
+                    target.load_state_dict(src.state_dict())
+                except RuntimeError as err:
+                    raise ValueError(f"load_sub_networks: the {task} network's {name} does not fit the merge-in "
+                                     f"sub-network: {err}") from None
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         check_image(image)
@@ -274,8 +306,8 @@ class BranchOut(StructureNet):
         self.stem = Stem(**stem_args)
         self.shared = Layers(1, split, self.stem.out_channels, width)
         self.own = nn.ModuleDict({t: Layers(split + 1, N_LAYERS, width, width) for t in TASKS})
-        self.heads = nn.ModuleDict({"depth": nn.Conv2d(width, 1, 1),
-                                    "semantic": nn.Conv2d(width, classes, 1)})
+        self.heads = nn.ModuleDict({"depth": prediction_conv(width, 1),
+                                    "semantic": prediction_conv(width, classes)})
 
     def _task_modules(self, task: str) -> list[nn.Module]:
         return [self.own[task], self.heads[task]]
@@ -349,5 +381,5 @@ def build_structure(kind: str = "branch", split: int | None = None, classes: int
     return BranchOut(split, classes, width, stem_args)
 
 
-__all__ = ["build_structure", "StructureNet", "SingleTask", "Finetune", "Cascade", "Merge",
+__all__ = ["prediction_conv", "build_structure", "StructureNet", "SingleTask", "Finetune", "Cascade", "Merge",
            "BranchOut", "TaskNet", "TaskLayer", "Layers", "Stem", "KINDS"]

@@ -104,22 +104,20 @@ def block_mean_l1(depth: torch.Tensor, grid: int = GRID) -> float:
     return float((recon - depth).abs()[valid].mean())
 
 
-def heg_baselines(train_set) -> dict[str, dict]:
+def heg_baselines(profile: Profile, train_set) -> dict[str, dict]:
     """Chance / majority of HEG-S (scene instances) and HEG-Im (scene types), and HEG-R's block
-    mean, on the validation views of :func:`depthstudy.studies.cliffnet.split_views`."""
-    from ..studies.cliffnet import item_scene_types, item_scenes, scene_label_map, split_views
+    mean, on the validation views of :func:`depthstudy.studies.cliffnet.split_views` of each HEG's
+    own task data (:func:`depthstudy.studies.cliffnet.heg_task_data`, Decision C8)."""
+    from ..studies.cliffnet import heg_task, heg_task_data, item_scenes, split_views
 
-    scenes = item_scenes(train_set)
-    fit, val = split_views(scenes)
-    mapping = scene_label_map(scenes)
-    types = item_scene_types(train_set)
-    names = sorted(set(types))
-    tasks = {"heg_s": ([mapping[s] for s in scenes], len(mapping)),
-             "heg_im": ([names.index(t) for t in types], len(names))}
     out = {}
-    for kind, (labels, n) in tasks.items():
+    for kind in ("heg_s", "heg_im"):
+        data = heg_task_data(kind, profile, train_set)
+        labels, n, _ = heg_task(kind, data)
+        fit, val = split_views(item_scenes(data))
         for name, value in classification_baselines(labels, fit, val, n).items():
             out[f"{kind}_{name}"] = {"val_accuracy": value, "n_images": len(val)}
+    fit, val = split_views(item_scenes(train_set))
     out["heg_r_block_mean"] = {"val_l1": block_mean_l1(stack(train_set, "depth", val)), "n_images": len(val)}
     return out
 
@@ -142,7 +140,7 @@ def compute(profile: Profile) -> pd.DataFrame:
             train_depth, test_depth = stack(train, "depth"), stack(test, "depth")
             for name, scores in depth_baselines(train_depth, test_depth, profile.protocol).items():
                 add(name, scores, profile.protocol, int(scores["n_images"]))
-            for name, scores in heg_baselines(train).items():
+            for name, scores in heg_baselines(profile, train).items():
                 add(name, scores, HEG_PROTOCOL, int(scores["n_images"]))
         sem = semantic_baselines(stack(train, "semantic"), stack(test, "semantic"), classes)
         for name, scores in sem.items():

@@ -61,8 +61,8 @@ def heg_checks(heg: pd.DataFrame, baselines: pd.DataFrame, cfg: dict | None = No
     metrics, ``baselines`` = the baselines study metrics. A kind without numbers fails."""
     cfg = cfg or config()
     out = []
-    cls = cfg["heg_classification"]
     for kind, name in (("heg_s", "HEG-S"), ("heg_im", "HEG-Im")):
+        cls = cfg["heg_classification"][kind]
         acc = _mean(heg, "heg_training", kind, "val_accuracy")
         majority = _mean(baselines, "baselines", f"{kind}_majority", "val_accuracy")
         chance = _mean(baselines, "baselines", f"{kind}_chance", "val_accuracy")

@@ -33,12 +33,21 @@ import pandas as pd
 from depthstudy import io, paths
 from depthstudy.provenance import provenance
 from depthstudy.results.paper import PAPER_STUDIES, load_paper
-from depthstudy.results.schema import (KEY_COLUMNS, METRIC_KEYS, METRICS_COLUMNS, SUMMARY_COLUMNS,
-                                       check_depth_range, check_name, check_variant, finite_value)
+from depthstudy.results.schema import (
+    KEY_COLUMNS,
+    METRIC_KEYS,
+    METRICS_COLUMNS,
+    SUMMARY_COLUMNS,
+    check_depth_range,
+    check_name,
+    check_variant,
+    finite_value,
+)
 
 FILES = {"metrics": "metrics.csv", "summary": "summary.csv", "run": "run.json"}
 #: Folders of results/ that are not profiles.
 RESERVED_PROFILES = ("paper", "bench")
+TABLES_DIR = "tables"
 #: dots per inch of saved raster figures unless save_figure is told otherwise (Decision X23).
 FIGURE_DPI = 150
 _JOIN = ["study", "variant", "depth_range", "metric"]
@@ -231,6 +240,18 @@ class StudyWriter:
                 fig.savefig(tmp, format=fmt, bbox_inches="tight", **savefig_kwargs)
             written.append(path)
         return written
+
+    def save_table(self, frame: pd.DataFrame, name: str) -> Path | None:
+        """Atomically write an extra table of the study (e.g. a per-step curve) as
+        ``tables/<name>.csv`` beside the metrics; None off the main process."""
+        check_name("table name", name)
+        if not isinstance(frame, pd.DataFrame) or frame.empty:
+            raise ValueError(f"table {name!r}: expected a non-empty DataFrame")
+        if not is_main_process():
+            return None
+        folder = self.write_dir / TABLES_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        return write_csv(folder / f"{name}.csv", frame)
 
     def finish(self, extra: dict | None = None) -> dict[str, Path]:
         """Write ``metrics.csv``, ``summary.csv`` (with the published values) and ``run.json``.

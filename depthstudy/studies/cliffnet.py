@@ -25,17 +25,23 @@ constant learning rate and no augmentation. Learning rates: the paper's 1e-3 (HE
 CLIFFNet lr is raised, raise the HEG lrs alike (nyu profile: exactly the paper's values).
 Each HEG is trained on the training views of the training scenes; a validation split of held-out
 views of the same scenes (:func:`split_views`) measures accuracy / reconstruction error.
+Decision C8: where the profile sets ``heg_scenes`` (SynthRooms), the two classifiers (HEG-S, HEG-Im)
+are trained on the first ``heg_scenes`` training scenes, each rendered from ``heg_views`` cameras
+(the depth networks' views of those scenes plus more), so that scene-instance classification from
+depth is learnable at the profile's budget; HEG-R keeps the depth networks' training views. Their
+lr is ``profile.heg_lr`` where set (chosen on the held-out views), else C7's scaled paper lr.
 
 Trained HEGs are cached as ``heg.pt`` (``{"model", "options", "state_dict", "metrics",
 "history"}``, readable by :func:`depthstudy.losses.hierarchical.load_heg`) in the run folder of
 :func:`depthstudy.experiment.run_dir` under the study ``heg_training``, so notebooks 09-11 reload
-them; one HEG per seed, and CLIFFNet seed k uses the HEGs of seed k.
+them; one HEG of each kind (seed :data:`HEG_SEED`) is shared by every CLIFFNet seed, as the
+authors train one HEG-S checkpoint and use it for every CLIFFNet run.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -45,6 +51,7 @@ from torch import nn
 
 from .. import experiment
 from ..engine import TrainResult, predict
+from ..engine.seeding import rng_state, set_rng_state
 from ..experiment import Variant
 from ..losses.hierarchical import load_heg
 from ..models import heg as heg_models
@@ -55,6 +62,10 @@ LOSS_STUDY = "loss_comparison"
 ABLATION_STUDY = "cliff_ablation"
 HEG_KINDS = ("heg_s", "heg_r", "heg_im")
 HEG_FILE = "heg.pt"
+HEG_SEED = 0
+"""Seed of the one HEG of each kind that every CLIFFNet seed uses."""
+HEG_CURVE_POINTS = 10
+"""Validation scores recorded during a HEG's training (its learning curve), besides step 0."""
 
 #: Paper Eq. (3): layers 2 and 4 of the HEG plus the depth itself, weights w0, w2, w4.
 HEG_LAYERS = (2, 4)
@@ -232,13 +243,31 @@ class HEGRun:
     history: pd.DataFrame
     metrics: dict[str, float]
     path: Path
+    curve: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Validation metric against steps during training (``step`` and :func:`heg_metric`), from step 0
+    then every ``steps // HEG_CURVE_POINTS`` steps and the last step."""
 
 
 def heg_lr(profile: Profile, kind: str) -> float:
-    """Paper lr of ``kind`` scaled by ``profile.lr / 1e-4`` (module docstring, Decision C7)."""
+    """``profile.heg_lr`` for the classifiers where set (Decision C8), else the paper lr of ``kind``
+    scaled by ``profile.lr / 1e-4`` (module docstring, Decision C7)."""
     if kind not in PAPER_LRS:
         raise ValueError(f"kind must be one of {sorted(PAPER_LRS)}, got {kind!r}")
+    if profile.heg_lr > 0 and kind != "heg_r":
+        return profile.heg_lr
     return PAPER_LRS[kind] * profile.lr / PAPER_CLIFFNET_LR
+
+
+def heg_task_data(kind: str, profile: Profile, train_set):
+    """The dataset a HEG of ``kind`` trains on: ``train_set``, or for the classifiers of a profile with
+    ``heg_scenes`` the first ``heg_scenes`` training scenes at ``heg_views`` views (Decision C8)."""
+    if kind == "heg_r" or profile.heg_scenes < 1:
+        return train_set
+    from ..data.factory import build_dataset
+
+    views = profile.heg_views or profile.views_per_scene
+    return build_dataset(profile.replace(train_scenes=profile.heg_scenes, views_per_scene=views), "train",
+                         family="cliffnet")
 
 
 def heg_variant(profile: Profile, kind: str, num_classes: int, *, steps: int | None = None,
@@ -254,7 +283,7 @@ def heg_variant(profile: Profile, kind: str, num_classes: int, *, steps: int | N
                    data={"task": kind, "val_fraction": val_fraction})
 
 
-def _heg_task(kind: str, train_set) -> tuple[list[int], int, str]:
+def heg_task(kind: str, train_set) -> tuple[list[int], int, str]:
     """(labels per item, number of classes, input source) of a HEG task."""
     if kind == "heg_im":
         types = item_scene_types(train_set)
@@ -265,50 +294,86 @@ def _heg_task(kind: str, train_set) -> tuple[list[int], int, str]:
     return [mapping[s] for s in scenes], len(mapping), "depth"
 
 
+def heg_task_sets(kind: str, profile: Profile, train_set, val_fraction: float = 0.2
+                  ) -> tuple[TaskSet, TaskSet, int]:
+    """(fit views, held-out validation views, number of classes) of the task of a HEG of ``kind``:
+    its task data (:func:`heg_task_data`) split per scene by :func:`split_views`."""
+    data = heg_task_data(kind, profile, train_set)
+    labels, n_classes, source = heg_task(kind, data)
+    train_idx, val_idx = split_views(item_scenes(data), val_fraction)
+    fit_set, val_set = (TaskSet(data, idx, labels, source) for idx in (train_idx, val_idx))
+    return fit_set, val_set, n_classes
+
+
 def _train_heg(kind: str, profile: Profile, train_set, seed: int, *, steps: int | None = None,
                val_fraction: float = 0.2, progress: bool = False, retrain: bool = False) -> HEGRun:
-    labels, n_classes, source = _heg_task(kind, train_set)
+    fit_set, val_set, n_classes = heg_task_sets(kind, profile, train_set, val_fraction)
     variant = heg_variant(profile, kind, n_classes, steps=steps, val_fraction=val_fraction)
     with experiment.run_lock(experiment.run_dir(profile, HEG_STUDY, variant, seed)) as folder:
         path = folder / HEG_FILE
         if path.is_file() and not retrain:
             return load_heg_run(kind, path, experiment.run_name(folder, profile))
-        train_idx, val_idx = split_views(item_scenes(train_set), val_fraction)
-        fit_set, val_set = (TaskSet(train_set, idx, labels, source) for idx in (train_idx, val_idx))
-        result: TrainResult = experiment.fit(profile, variant, seed, fit_set, folder=folder, progress=progress)
+        model = experiment.build_variant_model(profile, variant, seed)
+        steps = int(variant.train["steps"])
+        every, metric, curve = max(1, steps // HEG_CURVE_POINTS), heg_metric(kind), []
+
+        def score(row: dict) -> None:
+            step = int(row.get("step", 0))
+            if step % every == 0 or step == steps:
+                state = rng_state()  # scoring draws from the global RNGs: the run stays as without it
+                curve.append({"step": step, metric: heg_score(kind, model, val_set, profile)})
+                set_rng_state(state)
+
+        score({"step": 0})
+        result: TrainResult = experiment.fit(profile, variant, seed, fit_set, folder=folder, progress=progress,
+                                             model=model, on_log=score)
         trained = result.model.eval()
         metrics = _heg_metrics(kind, trained, fit_set, val_set, profile, n_classes)
         if kind == "heg_im":
             trained = heg_models.to_depth_input(trained)
         options = dict(variant.model_options, **({"in_channels": 1} if kind == "heg_im" else {}))
         history = result.history
+        curve = pd.DataFrame(curve).drop_duplicates("step", keep="last")
         torch.save({"model": variant.model, "options": options, "state_dict": trained.state_dict(),
-                    "metrics": metrics, "history": history.to_dict("list"), "kind": kind, "seed": seed}, path)
-        model = heg_models.freeze(trained)
-        model.run_key = experiment.run_name(folder, profile)
-        return HEGRun(kind, model, history, metrics, path)
+                    "metrics": metrics, "history": history.to_dict("list"), "curve": curve.to_dict("list"),
+                    "kind": kind, "seed": seed}, path)
+        frozen = heg_models.freeze(trained)
+        frozen.run_key = experiment.run_name(folder, profile)
+        return HEGRun(kind, frozen, history, metrics, path, curve)
 
 
 def _heg_metrics(kind: str, model: nn.Module, fit_set, val_set, profile: Profile,
                  n_classes: int) -> dict[str, float]:
     """Validation (and training) accuracy, or L1 reconstruction error in metres for HEG-R."""
-    out: dict[str, float] = {}
-    for split, ds in (("train", fit_set), ("val", val_set)):
-        if kind == "heg_r":
-            recon = predict(model, ds, batch_size=profile.eval_batch_size, device=profile.device,
-                            keys=("depth",), progress=False)["depth"]
-            target = torch.stack([ds[i]["depth"] for i in range(len(ds))])
-            valid = target > 0
-            out[f"{split}_l1"] = float((recon - target).abs()[valid].mean())
-        else:
-            logits = predict(model, ds, batch_size=profile.eval_batch_size, device=profile.device,
-                             keys=("scene",), progress=False)["scene"]
-            labels = torch.tensor([ds[i]["scene"] for i in range(len(ds))])
-            out[f"{split}_accuracy"] = float((logits.argmax(1) == labels).float().mean())
+    name = "l1" if kind == "heg_r" else "accuracy"
+    out = {f"{split}_{name}": heg_score(kind, model, ds, profile)
+           for split, ds in (("train", fit_set), ("val", val_set))}
     if kind != "heg_r":
         out["chance_accuracy"] = 1.0 / n_classes
     out["n_classes"] = float(n_classes)
     return out
+
+
+def heg_metric(kind: str) -> str:
+    """The validation metric of a HEG: ``val_l1`` (HEG-R, m) or ``val_accuracy``."""
+    if kind not in HEG_KINDS:
+        raise ValueError(f"kind must be one of {HEG_KINDS}, got {kind!r}")
+    return "val_l1" if kind == "heg_r" else "val_accuracy"
+
+
+def heg_score(kind: str, model: nn.Module, dataset: TaskSet, profile: Profile) -> float:
+    """HEG-R: L1 reconstruction error over valid pixels (m); HEG-S / HEG-Im: accuracy in [0, 1],
+    of ``model`` on ``dataset`` (its train / eval mode is left as it was)."""
+    if kind == "heg_r":
+        recon = predict(model, dataset, batch_size=profile.eval_batch_size, device=profile.device,
+                        keys=("depth",), progress=False)["depth"]
+        target = torch.stack([dataset[i]["depth"] for i in range(len(dataset))])
+        valid = target > 0
+        return float((recon - target).abs()[valid].mean())
+    logits = predict(model, dataset, batch_size=profile.eval_batch_size, device=profile.device,
+                     keys=("scene",), progress=False)["scene"]
+    labels = torch.tensor([dataset[i]["scene"] for i in range(len(dataset))])
+    return float((logits.argmax(1) == labels).float().mean())
 
 
 def load_heg_run(kind: str, path: str | Path, run_key: str | None = None) -> HEGRun:
@@ -321,7 +386,8 @@ def load_heg_run(kind: str, path: str | Path, run_key: str | None = None) -> HEG
     model = heg_models.freeze(load_heg(path))
     model.run_key = run_key or "/".join(path.parent.parts[-3:])
     blob = torch.load(path, map_location="cpu", weights_only=False)
-    return HEGRun(kind, model, pd.DataFrame(blob.get("history", {})), dict(blob.get("metrics", {})), path)
+    return HEGRun(kind, model, pd.DataFrame(blob.get("history", {})), dict(blob.get("metrics", {})), path,
+                  pd.DataFrame(blob.get("curve", {})))
 
 
 def train_heg_s(profile: Profile, train_set, seed: int, **kw: Any) -> HEGRun:
@@ -351,8 +417,9 @@ TRAINERS: dict[str, Callable[..., HEGRun]] = {"heg_s": train_heg_s, "heg_r": tra
 
 
 def heg_for(loss_name: str, profile: Profile, train_set, seed: int, progress: bool = False) -> nn.Module:
-    """The frozen HEG a loss variant needs: random (``heg_rn``, HEG-S architecture, seeded) or the
-    cached HEG of 08 for this seed (trained now if the cache lacks it)."""
+    """The frozen HEG a loss variant needs: random (``heg_rn``, HEG-S architecture, seeded by ``seed``)
+    or the cached HEG of 08 (seed :data:`HEG_SEED`, shared by every CLIFFNet seed; trained now if
+    the cache lacks it)."""
     if loss_name == "heg_rn":
         scenes = len(scene_label_map(item_scenes(train_set)))
         model = heg_models.random_heg("s", seed=seed, num_scenes=scenes)
@@ -360,7 +427,7 @@ def heg_for(loss_name: str, profile: Profile, train_set, seed: int, progress: bo
         return model
     if loss_name not in TRAINERS:
         raise ValueError(f"no HEG for loss {loss_name!r}; expected heg_rn or one of {sorted(TRAINERS)}")
-    return TRAINERS[loss_name](profile, train_set, seed, progress=progress).model
+    return TRAINERS[loss_name](profile, train_set, HEG_SEED, progress=progress).model
 
 
 def loss_runtime(variant: Variant, profile: Profile, train_set, seed: int, hegs: Mapping[str, str]
@@ -512,7 +579,9 @@ def sensitivity_table(summary: pd.DataFrame, metrics: Sequence[str] = ("rmse", "
 __all__ = [
     "ABLATION_STUDY", "AGGREGATES", "CLIFF_VARIANTS", "HEGRun", "HEG_KINDS", "HEG_LAYERS", "HEG_STUDY", "HEG_WEIGHTS",
     "LAYER_CANDIDATES", "LOSS_NAMES", "LOSS_STUDY", "REFERENCE", "SceneRelabelled", "TaskSet", "ablation_variants",
-    "candidate_label", "full_resolution_test_set", "heg_for", "heg_lr", "heg_variant", "hierarchical_options",
+    "HEG_CURVE_POINTS", "HEG_SEED", "candidate_label", "full_resolution_test_set", "heg_for", "heg_lr",
+    "heg_metric", "heg_score", "heg_task", "heg_task_data", "heg_task_sets",
+    "heg_variant", "hierarchical_options",
     "item_scene_types", "item_scenes", "layer_search", "load_heg_run", "load_or_train", "loss_runtime",
     "loss_variants", "network_resolution_test_set", "scene_label_map", "score_protocols", "sensitivity_table",
     "split_views", "stack_maps", "train_heg_im", "train_heg_r", "train_heg_s", "warmup_steps",

@@ -30,9 +30,11 @@ task and 4 classes, nothing else):
   (``finetune_ds``); both are recorded under the paper's variant ``finetune``.
 - Branch-out in Table 1 is ``split=1`` (S1: stem and layer 1 shared), which mirrors the synergy
   network (shared encoder + conv2, then separate branches). Merge-in shares one final layer
-  (``split=1``, the model's default); its sub-networks are not pre-trained separately
-  (the supplement's "first pre-trained on each dataset" is a training procedure left out: every
-  kind is trained from scratch for the same number of steps).
+  (``split=1``, the model's default) and follows the supplement's procedure, "first pre-trained on
+  each dataset, and then merged" (Decision J19, :func:`run_structure`): its two sub-networks start
+  from the study's own single-task networks of the same seed, the shared layer from its init, and
+  the merged network then trains ``profile.steps`` on both tasks; the ``merge`` row (and every
+  claim on it) is this pre-trained merge-in.
 
 Relative change (decision of ``results.schema``, formula not given [UNKNOWN]):
 ``rmse_rel_gain = (rmse_single - rmse_multi) / rmse_single`` and
@@ -42,6 +44,7 @@ single-task network of the same seed (:func:`relative_gain_rows`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -230,6 +233,40 @@ def run_task_variant(profile: Profile, variant: Variant, seed: int, train_set, t
     model = experiment.build_variant_model(profile, variant, seed)
     model = _fit(profile, variant, model, seed, train_set, study=study, semantic_set=semantic_set)
     metrics, n = evaluate_tasks(profile, model, test_set, variant.classes or 40, tasks)
+    if writer is not None:
+        writer.add(variant.name, seed, metrics, n_images=n)
+    return model, metrics
+
+
+def merge_from_singles(profile: Profile, variant: Variant, seed: int, train_set, *, study: str
+                       ) -> tuple[Variant, torch.nn.Module]:
+    """The merge-in network before joint training: sub-networks from the single-task runs of ``seed``.
+
+    Returns the variant keyed by those runs (their run keys enter ``data``, so a retrained
+    sub-network retrains the merge, Decision X30) and the model with the copied weights. The
+    single-task runs are reused from ``study``, or trained there now if missing.
+    """
+    singles = single_task_variants()
+    nets, keys = {}, {}
+    for task in TASKS:
+        single = singles[SINGLE[task]]
+        nets[task] = experiment.obtain_run(profile, study, single, seed, missing="train", train_set=train_set)
+        keys[task] = experiment.run_key(profile, single, seed)
+    keyed = dataclasses.replace(variant, data={**variant.data, "sub_networks": keys})
+    model = experiment.build_variant_model(profile, keyed, seed)
+    model.load_sub_networks(nets)
+    return keyed, model
+
+
+def run_structure(profile: Profile, variant: Variant, seed: int, train_set, test_set, *, study: str,
+                  writer=None) -> tuple[torch.nn.Module, dict[str, float]]:
+    """One Table 1 row: merge-in from its pre-trained sub-networks (:func:`merge_from_singles`), then
+    trained jointly; every other kind as :func:`run_task_variant` (from scratch)."""
+    if variant.model_options.get("kind") != "merge":
+        return run_task_variant(profile, variant, seed, train_set, test_set, study=study, writer=writer)
+    keyed, model = merge_from_singles(profile, variant, seed, train_set, study=study)
+    model = _fit(profile, keyed, model, seed, train_set, study=study)
+    metrics, n = evaluate_tasks(profile, model, test_set, variant.classes or 40)
     if writer is not None:
         writer.add(variant.name, seed, metrics, n_images=n)
     return model, metrics
@@ -432,7 +469,7 @@ __all__ = [
     "SPLITS", "STRUCTURE_CLASSES", "STRUCTURE_STUDY", "TASK_LOSS", "WEAK_STUDY", "WEAK_TASKS",
     "WeakSplit", "attention_variants", "branch_split_variants",
     "evaluate_tasks", "finetune_stages", "gain_sources", "gain_table",
-    "plot_metric_vs_range", "relative_gain_rows", "run_finetune",
+    "merge_from_singles", "plot_metric_vs_range", "relative_gain_rows", "run_finetune", "run_structure",
     "run_task_variant", "single_task_variants", "split_by_scene", "structure_variants",
     "weak_split", "weak_variants",
 ]

@@ -22,7 +22,7 @@ from .. import experiment
 from ..data.factory import build_dataset
 from ..profiles import Profile
 from . import cliffnet as cf
-from . import jiao
+from . import curves, jiao
 
 
 class RowCollector:
@@ -39,6 +39,9 @@ class RowCollector:
                           **{k: float(v) for k, v in metrics.items()}})
 
 
+DATASETS = ("train", "val", "test", "test_full", "middlebury")
+"""Dataset splits a study may read (:attr:`Study.datasets`)."""
+
 #: ``train_one(profile, variant, seed, collector)``: train (or reuse) one run, record its rows.
 TrainOne = Callable[[Profile, str, int, RowCollector], None]
 
@@ -52,8 +55,8 @@ class Study:
         notebook: notebook file stem (``notebooks/<notebook>.ipynb``).
         paper: ``"jiao"``, ``"cliffnet"`` or ``""`` (no paper).
         variants: the variant names the study writes, in the paper's order where it has one.
-        datasets: the dataset splits it reads (``"train"``, ``"test"``, ``"test_full"`` (above the
-            network resolution), ``"middlebury"``).
+        datasets: the dataset splits it reads, some of :data:`DATASETS` (``"val"``: the validation
+            scenes, Decision S11; ``"test_full"``: the test split above the network resolution).
         upstream: studies whose trained runs it reuses; their notebooks run first.
         paper_tables: the ``results/paper/`` tables it is compared with.
         train_one: trains one variant for :func:`train_variant`, or None when the study has no
@@ -68,6 +71,11 @@ class Study:
     upstream: tuple[str, ...] = ()
     paper_tables: tuple[str, ...] = ()
     train_one: TrainOne | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [d for d in self.datasets if d not in DATASETS]
+        if unknown:
+            raise ValueError(f"study {self.name!r}: unknown dataset split(s) {unknown}; expected some of {DATASETS}")
 
     @property
     def claims(self) -> tuple[str, ...]:
@@ -118,6 +126,8 @@ def _train_attention_loss(profile: Profile, variant: str, seed: int, out: RowCol
 
 
 STUDIES: dict[str, Study] = {s.name: s for s in (
+    Study(curves.STUDY, "14_learning_curves", "", variants=curves.FAMILIES, datasets=("train", "val"),
+          upstream=("heg_training",)),
     Study("datasets", "01_datasets", "", variants=(), datasets=("train", "test")),
     Study("structures", "02_structures", "jiao",
           variants=(*jiao.structure_variants(), *(jiao.finetune_stages(t)[1].name for t in jiao.TASKS)),
@@ -186,4 +196,5 @@ def describe() -> pd.DataFrame:
                          for s in STUDIES.values()])
 
 
-__all__ = ["RowCollector", "STUDIES", "Study", "describe", "get_study", "notebook_dependencies", "train_variant"]
+__all__ = ["DATASETS", "RowCollector", "STUDIES", "Study", "describe", "get_study", "notebook_dependencies",
+           "train_variant"]
