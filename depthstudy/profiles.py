@@ -111,6 +111,19 @@ class Profile:
         return d
 
 
+_CPU = Profile(
+    name="cpu", dataset="synthrooms", height=48, width=64,
+    train_scenes=240, test_scenes=32, views_per_scene=6, val_scenes=24,
+    backbone_depth=18, backbone_width=0.5, fpn_channels=64, head_width=16,
+    steps=120, batch_size=8, lr=1e-3, lr_decay_at=(0.75,), seeds=(0, 1, 2, 3, 4), protocol="synthetic",
+    heg_steps=3000, heg_lr=1e-3, pretrained="synthrooms", pretrain_scenes=240, pretrain_steps=1200,
+    heg_scenes=64, heg_views=60,
+    description=("Default of `make study`: SynthRooms 48x64 on 2 CPU cores, 5 seeds, ResNet trunks from the "
+                 "SynthRooms pre-training run (Decision S12), budgets chosen on validation scenes (S11)."),
+)
+"""The default of `make study` (Decisions S11-S13); ``preview`` is the same at 60 steps and 2 seeds."""
+
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", dataset="synthrooms", height=48, width=64,
@@ -121,26 +134,13 @@ PROFILES: dict[str, Profile] = {
         description=("Plumbing check for tests and CI: every notebook in well under a minute (random init and "
                      "the training views for the HEGs; tests cover Decisions S12 and C8 separately)."),
     ),
-    "preview": Profile(
-        name="preview", dataset="synthrooms", height=48, width=64,
-        train_scenes=240, test_scenes=32, views_per_scene=6, val_scenes=24,
-        backbone_depth=18, backbone_width=0.5, fpn_channels=64, head_width=16,
-        steps=60, batch_size=8, lr=1e-3, lr_decay_at=(0.75,), seeds=(0, 1), protocol="synthetic",
-        heg_steps=800, heg_lr=1e-3, pretrained="synthrooms", pretrain_scenes=240, pretrain_steps=400,
-        heg_scenes=64, heg_views=60,
+    "preview": dataclasses.replace(
+        _CPU,
+        name="preview", steps=60, seeds=(0, 1), heg_steps=800, pretrain_steps=400,
         description=("A first look in about 15 minutes on 2 cores: the cpu profile's data at 60 steps and 2 "
                      "seeds. NOT CONCLUSIVE: most premises fail at this budget and 2 seeds decide nothing."),
     ),
-    "cpu": Profile(
-        name="cpu", dataset="synthrooms", height=48, width=64,
-        train_scenes=240, test_scenes=32, views_per_scene=6, val_scenes=24,
-        backbone_depth=18, backbone_width=0.5, fpn_channels=64, head_width=16,
-        steps=120, batch_size=8, lr=1e-3, lr_decay_at=(0.75,), seeds=(0, 1, 2, 3, 4), protocol="synthetic",
-        heg_steps=3000, heg_lr=1e-3, pretrained="synthrooms", pretrain_scenes=240, pretrain_steps=1200,
-        heg_scenes=64, heg_views=60,
-        description=("Default of `make study`: SynthRooms 48x64 on 2 CPU cores, 5 seeds, ResNet trunks from the "
-                     "SynthRooms pre-training run (Decision S12), budgets chosen on validation scenes (S11)."),
-    ),
+    "cpu": _CPU,
     "gpu": Profile(
         name="gpu", dataset="synthrooms", height=228, width=304,
         train_scenes=400, test_scenes=100, views_per_scene=8, val_scenes=20,

@@ -1,5 +1,6 @@
 """Evidence layer: paired verdicts, premises, seeds needed, claims data, baselines, real pairing."""
 
+import json
 import math
 
 import pandas as pd
@@ -220,3 +221,11 @@ def test_baselines_study_on_smoke(tmp_path):
     rmse = rows[rows.metric == "rmse"].set_index("variant")["value"]
     assert rmse["position_mean"] > 0 and rmse["const_median"] > 0
     assert baselines.ensure("smoke", root=tmp_path) == folder
+    record = folder / "run.json"
+    first = record.stat().st_mtime_ns
+    assert baselines.ensure("smoke", root=tmp_path) == folder and record.stat().st_mtime_ns == first  # reused
+    stale = json.loads(record.read_text())
+    stale["params"]["height"] = 72  # a folder of an older profile definition
+    record.write_text(json.dumps(stale))
+    baselines.ensure("smoke", root=tmp_path)
+    assert json.loads(record.read_text())["params"]["height"] == get_profile("smoke").height  # recomputed

@@ -155,18 +155,32 @@ def run(profile: str | Profile, root: Path | None = None) -> Path:
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     frame = compute(prof)
     writer = StudyWriter(STUDY, prof.name, root=root, dataset=prof.dataset, protocol=prof.protocol,
-                         params={"grid": GRID, "semantic_classes": list(SEMANTIC_CLASSES),
-                                 **prof.synthrooms_options()})
+                         params=params(prof))
     writer.add_frame(frame)
     return writer.finish()["metrics"].parent
 
 
+def params(profile: Profile) -> dict:
+    """What the baselines of ``profile`` depend on (recorded in ``run.json``): the grid, the class
+    counts, the data settings and the HEG classifiers' task data (Decision C8)."""
+    return {"grid": GRID, "semantic_classes": list(SEMANTIC_CLASSES), **profile.synthrooms_options(),
+            "heg_scenes": profile.heg_scenes, "heg_views": profile.heg_views}
+
+
 def ensure(profile: str, root: Path | None = None) -> Path:
-    """The baselines folder of ``profile``, computed first when it has no ``run.json``."""
+    """The baselines folder of ``profile``, computed first when it has no ``run.json`` or one whose
+    ``params`` differ from the profile's present settings (:func:`params`: a folder of an older
+    profile definition is stale and is replaced)."""
+    import json
+
     from .. import paths
 
     folder = Path(root if root is not None else paths.results_dir()) / profile / STUDY
-    return folder if (folder / "run.json").is_file() else run(profile, root)
+    record = folder / "run.json"
+    current = json.loads(json.dumps(params(get_profile(profile))))
+    if record.is_file() and json.loads(record.read_text(encoding="utf-8")).get("params") == current:
+        return folder
+    return run(profile, root)
 
 
 def table(profile: str, metrics: Sequence[str], root: Path | None = None) -> pd.DataFrame:
@@ -181,4 +195,4 @@ def table(profile: str, metrics: Sequence[str], root: Path | None = None) -> pd.
 
 
 __all__ = ["STUDY", "block_mean_l1", "classification_baselines", "compute", "depth_baselines", "ensure",
-           "heg_baselines", "run", "semantic_baselines", "table"]
+           "heg_baselines", "params", "run", "semantic_baselines", "table"]
