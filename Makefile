@@ -26,8 +26,10 @@ TEST_ENV := DEPTHSTUDY_PROFILE=smoke TQDM_DISABLE=1 MPLBACKEND=Agg DEPTHSTUDY_RE
 	DEPTHSTUDY_CACHE=$(CURDIR)/.cache/test-cache
 # notebooks of `make test-fast`: quick ones that need no other notebook's trained models
 FAST_NOTEBOOKS ?= notebooks/01_datasets.ipynb
+# notebooks of `make extended` (marked metadata.depthstudy.extended; `make study` leaves them out)
+EXTENDED_NOTEBOOKS ?= 15_budget_sensitivity
 
-.PHONY: study test test-unit test-fast lint lab bench gpu-check synth clean-venv
+.PHONY: study extended test test-unit test-fast lint lab bench gpu-check synth clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +42,10 @@ $(STAMP): pyproject.toml
 ## study: run every study notebook in profile $(PROFILE) (default cpu), $(JOBS) at once, into results/$(PROFILE)/
 study: $(STAMP)
 	$(VENV)/bin/depthstudy run --profile $(PROFILE) --jobs $(JOBS)
+
+## extended: the extended studies (budget sensitivity) in profile $(PROFILE), then the report, into results/$(PROFILE)/
+extended: $(STAMP)
+	$(VENV)/bin/depthstudy run --profile $(PROFILE) --jobs $(JOBS) --only $(EXTENDED_NOTEBOOKS) 13_report
 
 ## test: unit tests, every notebook under nbval (smoke profile), runner and torchrun tests
 test: $(STAMP)

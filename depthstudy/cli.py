@@ -1,6 +1,6 @@
 """Command line: ``depthstudy run | train | studies | data | bench | profiles``.
 
-    depthstudy run --profile cpu [--jobs 2] [--only 01_datasets ...] [-p key=value ...]
+    depthstudy run --profile cpu [--jobs 2] [--only 01_datasets ...] [--extended] [-p key=value ...]
     depthstudy train loss_comparison l1 --profile smoke --seed 0 [--steps K]   # one run, its metric row
     depthstudy studies                           # the studies, their notebooks, upstream and variants
     depthstudy data synth --profile cpu          # pre-generate SynthRooms into the cache
@@ -22,7 +22,8 @@ def _run(args: argparse.Namespace) -> int:
 
     params = runner.parse_params(args.param or [])
     try:
-        runs = runner.run(args.profile, args.only, params, execution_timeout=args.timeout, jobs=args.jobs)
+        runs = runner.run(args.profile, args.only, params, execution_timeout=args.timeout, jobs=args.jobs,
+                          extended=args.extended)
     except KeyboardInterrupt:
         print("\ndepthstudy run: interrupted. Notebooks that finished kept their executed copies and results; "
               "an interrupted study keeps its previous complete results (rerun to finish it).", file=sys.stderr)
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     p.add_argument("--jobs", type=int, default=1,
                    help="notebooks run at once, each with cpu_count/jobs threads (default 1)")
+    p.add_argument("--extended", action="store_true",
+                   help="without --only, also run the extended studies (notebooks marked extended, e.g. 15)")
     p.set_defaults(func=_run)
 
     t = sub.add_parser("train", help="train (or reuse) one run of a study and print its metric row")

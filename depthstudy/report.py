@@ -222,6 +222,12 @@ FIGURE_CAPTIONS: dict[str, str] = {
                   "put more gradient on edges and structure than L1 does.",
     "cliff_ablation_": "CLIFF ablation (Fig. 4): each variant's mean over seeds with the seed std. A design "
                        "choice helps when its removal raises the error by more than the error bars.",
+    "budget_effects": "Paired effect of each central comparison (% of the reference) against training steps, "
+                      "with its 95% interval; open markers: a premise failed (not tested); dashed: the paper's "
+                      "effect on NYU. An effect that keeps its sign and tightens with steps is a property of the "
+                      "losses, one that appears at one budget only a property of the schedule.",
+    "budget_rmse": "Test RMSE of each followed variant against training steps (mean ± seed std) with the "
+                   "constant predictor and the premise line: where the models cross the premise line.",
     "protocol_sensitivity": "The same predictions scored under each evaluation protocol. The spread "
                             "between protocols is what a protocol mismatch alone would change.",
 }

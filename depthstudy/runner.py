@@ -14,7 +14,8 @@ The runner
   as the notebooks it depends on have finished, longest chain first (chain lengths from the wall
   times of the previous run's executed notebooks, else counted in notebooks); a notebook marked
   ``metadata.depthstudy.run_last`` (the report) starts after all the others and runs whatever they
-  produced. With ``jobs > 1`` each
+  produced. A notebook marked ``metadata.depthstudy.extended`` (the extended studies, ``make
+  extended``) runs only when named in ``only`` or with ``extended=True``. With ``jobs > 1`` each
   kernel gets ``cpu_count // jobs`` threads (``OMP_NUM_THREADS``, unless already set), because two
   PyTorch processes with all cores each run 2-4x slower than with half each (README, Performance);
 - tells each kernel its notebook name (``$DEPTHSTUDY_NOTEBOOK``), which the results writer records
@@ -79,6 +80,7 @@ class NotebookSpec:
     depends_on: tuple[str, ...] = ()
     export_html: str | None = None
     run_last: bool = False
+    extended: bool = False
 
 
 @dataclass
@@ -107,7 +109,7 @@ def discover(notebook_dir: Path | None = None) -> list[NotebookSpec]:
                              "dependencies come from the upstream studies of its Study spec "
                              "(depthstudy/studies/specs.py)")
         specs.append(NotebookSpec(path.stem, path, derived.get(path.stem, ()), meta.get("export_html"),
-                                  bool(meta.get("run_last", False))))
+                                  bool(meta.get("run_last", False)), bool(meta.get("extended", False))))
     check_dependencies(specs)
     return specs
 
@@ -141,10 +143,13 @@ def parse_params(items: Iterable[str]) -> dict[str, Any]:
     return params
 
 
-def select(specs: Sequence[NotebookSpec], only: Sequence[str] | None) -> list[NotebookSpec]:
-    """Notebooks named in ``only`` (full name or the part after ``NN_``), in study order."""
+def select(specs: Sequence[NotebookSpec], only: Sequence[str] | None,
+           extended: bool = False) -> list[NotebookSpec]:
+    """Notebooks named in ``only`` (full name, the part after ``NN_`` or ``NN``), in study order;
+    without ``only``, every notebook except the extended ones (``metadata.depthstudy.extended``),
+    which ``extended`` adds."""
     if not only:
-        return list(specs)
+        return [s for s in specs if extended or not s.extended]
     chosen = []
     for want in only:
         match = [s for s in specs if want in (s.name, s.name[3:], s.name[:2])]
@@ -228,11 +233,14 @@ def run(
     log: Callable[[str], None] | None = None,
     execution_timeout: int | None = None,
     jobs: int = 1,
+    extended: bool = False,
 ) -> list[NotebookRun]:
     """Execute the study notebooks of ``profile`` and return their outcomes in study order.
 
     Args:
         jobs: notebooks executed at once (each in its own process); see the module docstring.
+        extended: without ``only``, also run the extended studies (notebooks marked
+            ``metadata.depthstudy.extended``; ``make extended``), which a plain run leaves out.
     Raises ``ValueError`` before running anything for an unknown profile, notebook or parameter,
     or a ``jobs`` below 1. ``log`` receives every line (default: print and flush, so progress
     reaches a log file as it happens).
@@ -243,7 +251,7 @@ def run(
     params = dict(params or {})
     if "profile" in params:
         raise ValueError("pass the profile with --profile, not -p profile=...")
-    specs = select(discover(notebook_dir), only)
+    specs = select(discover(notebook_dir), only, extended)
     accepted = check_params(specs, params)
     check_param_types(specs, params)
     env_paths = paths.absolute_env_paths()  # kernels run in notebooks/: no relative paths (Decision X14)

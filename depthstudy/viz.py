@@ -229,3 +229,34 @@ def prediction_error_grid(rgb, gt, preds: dict, *, row_labels: Sequence[str] | N
     if title:
         fig.suptitle(title, fontsize=8)
     return fig
+
+
+def effect_vs_budget(frame, *, title: str = ""):
+    """Relative paired effect (%) against training steps, one line per comparison, with its 95% interval.
+
+    ``frame``: :func:`depthstudy.results.claims.by_budget` (columns ``comparison_id``, ``steps``,
+    ``rel_effect_pct``, ``rel_ci_low``, ``rel_ci_high``, ``paper_rel_effect_pct``, ``verdict``).
+    Filled markers: every premise passed; open markers: ``not tested``. Dashed: the paper's effect.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for k, (name, rows) in enumerate(frame.groupby("comparison_id", sort=False)):
+        colour = f"C{k % 10}"
+        rows = rows.sort_values("steps")
+        low = rows["rel_effect_pct"] - rows["rel_ci_low"]
+        high = rows["rel_ci_high"] - rows["rel_effect_pct"]
+        ax.errorbar(rows["steps"], rows["rel_effect_pct"], yerr=[low, high], color=colour, capsize=3,
+                    linewidth=1.2, label=name)
+        tested = rows["verdict"] != "not tested"
+        ax.scatter(rows["steps"], rows["rel_effect_pct"], s=28, zorder=3, edgecolors=colour,
+                   facecolors=[colour if t else "white" for t in tested])
+        paper = rows["paper_rel_effect_pct"].dropna()
+        if len(paper):
+            ax.axhline(float(paper.iloc[0]), color=colour, linestyle="--", linewidth=0.8)
+    ax.axhline(0.0, color="k", linewidth=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(frame["steps"].unique()), [str(s) for s in sorted(frame["steps"].unique())])
+    ax.set_xlabel("training steps"), ax.set_ylabel("paired effect [% of reference]")
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    legend_outside(fig, ax)
+    return fig

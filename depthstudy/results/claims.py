@@ -8,7 +8,7 @@ is a compound claim). :func:`evaluate` gives each the paired evidence, premises 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 import yaml
 
+from ..studies import budget as budget_study
 from . import evidence, premises
 from .paper import PAPER_STUDIES, load_paper
 from .schema import HIGHER_IS_BETTER
@@ -28,7 +29,7 @@ TABLE_COLUMNS = ["claim_id", "comparison_id", "paper", "source", "claim", "compa
                  "dataset", "budget"]
 _CLAIM_KEYS = {"id", "paper", "source", "claim", "comparisons", "not_tested"}
 _COMPARISON_KEYS = {"id", "study", "metric", "a", "b", "contrast", "reference", "direction", "margin_pct",
-                    "paper_names", "paper_rel_effect_pct", "paper_note"}
+                    "paper_names", "paper_rel_effect_pct", "paper_note", "budgets"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ class Comparison:
     paper_rel_effect_pct: float = math.nan
     paper_note: str = ""
     not_tested: str = ""
+    paper_study: str = ""
+    """The study whose published table gives the paper's effect ("" = ``study``)."""
+    budget_factor: float = 1.0
+    """Training budget of the compared runs, in multiples of the profile's ``steps``."""
 
     @property
     def variants(self) -> list[str]:
@@ -83,6 +88,8 @@ def _comparison(path: Path, claim: dict, spec: Any) -> Comparison:
         evidence.parse_cell(cell)
     if spec["direction"] not in evidence.DIRECTIONS:
         _fail(path, where, f"direction must be one of {evidence.DIRECTIONS}, got {spec['direction']!r}")
+    if not isinstance(spec.get("budgets", False), bool):
+        _fail(path, where, f"budgets must be true or false, got {spec['budgets']!r}")
     margin = float(spec.get("margin_pct", math.nan))
     if spec["direction"] == "equal" and not margin > 0:
         _fail(path, where, "an 'equal' comparison needs margin_pct > 0")
@@ -92,6 +99,29 @@ def _comparison(path: Path, claim: dict, spec: Any) -> Comparison:
                       paper_names=dict(spec.get("paper_names", {})),
                       paper_rel_effect_pct=float(spec.get("paper_rel_effect_pct", math.nan)),
                       paper_note=str(spec.get("paper_note", "")))
+
+
+def _at_budgets(path: Path, comp: Comparison) -> list[Comparison]:
+    """The comparison repeated in the budget study at each factor (``budgets: true``, Decision S15):
+    id ``<id>-x<factor>``, cells ``<variant>_x<factor>``, the paper's effect from the owning study."""
+    wrong = [v for v in comp.variants if budget_study.FOLLOWED.get(v) != comp.study]
+    if wrong:
+        _fail(path, f"claim {comp.claim_id!r} comparison {comp.id!r}",
+              f"budgets: true needs variants the budget study follows in study {comp.study!r}; "
+              f"{wrong} are not (followed: {budget_study.FOLLOWED})")
+    out = []
+    for factor in budget_study.FACTORS:
+        def cell(c: str) -> str:
+            variant, depth_range = evidence.parse_cell(c)
+            name = budget_study.variant_name(variant, factor)
+            return name if depth_range == "all" else f"{name}@{depth_range}"
+
+        names = {budget_study.variant_name(v, factor): comp.paper_names.get(v, v) for v in comp.variants}
+        out.append(replace(comp, id=f"{comp.id}-x{factor:g}", study=budget_study.STUDY,
+                           contrast={cell(c): w for c, w in comp.contrast.items()},
+                           reference=cell(comp.reference), paper_names=names, paper_study=comp.study,
+                           budget_factor=factor))
+    return out
 
 
 @lru_cache(maxsize=None)
@@ -118,7 +148,10 @@ def load(path: Path = CLAIMS_FILE) -> tuple[Comparison, ...]:
             found = [Comparison(claim["id"], claim["paper"], claim["source"], claim["claim"], id=claim["id"],
                                 not_tested=str(claim["not_tested"]))]
         else:
-            found = [_comparison(path, claim, spec) for spec in claim["comparisons"]]
+            found = []
+            for spec in claim["comparisons"]:
+                comp = _comparison(path, claim, spec)
+                found += [comp] + (_at_budgets(path, comp) if spec.get("budgets") is True else [])
         for comp in found:
             if comp.id in ids:
                 _fail(path, where, f"comparison id {comp.id!r} used twice")
@@ -146,10 +179,11 @@ def paper_value(table: pd.DataFrame, variant: str, metric: str, depth_range: str
 
 def paper_effect_pct(comp: Comparison) -> float:
     """The paper's relative effect (%) of the comparison: its own tables, or the claim's number."""
-    if math.isfinite(comp.paper_rel_effect_pct) or comp.study not in PAPER_STUDIES:
+    study = comp.paper_study or comp.study
+    if math.isfinite(comp.paper_rel_effect_pct) or study not in PAPER_STUDIES:
         return comp.paper_rel_effect_pct
     try:
-        table = load_paper(study=comp.study)
+        table = load_paper(study=study)
     except FileNotFoundError:
         return math.nan
 
@@ -162,11 +196,11 @@ def paper_effect_pct(comp: Comparison) -> float:
     return 100.0 * total / ref if math.isfinite(total) and ref else math.nan
 
 
-def budget(profile: str) -> str:
-    """Training budget of a profile, e.g. ``"100 steps x batch 8, HEGs 200 steps"``."""
+def budget(profile: str, factor: float = 1.0) -> str:
+    """Training budget of a profile's runs at ``factor`` x its steps, e.g. ``"100 steps x batch 8, HEGs 200 steps"``."""
     from ..profiles import get_profile
 
-    p = get_profile(profile)
+    p = budget_study.scaled(get_profile(profile), factor)
     return f"{p.steps} steps x batch {p.batch_size}" + (f", HEGs {p.heg_steps} steps" if p.heg_steps else "")
 
 
@@ -244,8 +278,32 @@ def evaluate(profile: str, root: Path | None = None, *, metrics: pd.DataFrame | 
     chosen = [c for c in (comparisons or load()) if studies is None or c.study in studies]
     out = [_row(c, rows, base, hegs, protocol) for c in chosen]
     table = pd.DataFrame(out).reindex(columns=TABLE_COLUMNS)
-    table["profile"], table["budget"] = profile, budget(profile)
+    table["profile"], table["budget"] = profile, [budget(profile, c.budget_factor) for c in chosen]
     return table
+
+
+def by_budget(table: pd.DataFrame, profile_steps: int) -> pd.DataFrame:
+    """The budget study's rows of a claims table, one per (comparison, factor), for effect-vs-budget views.
+
+    Columns: ``comparison_id`` (the comparison at the study budget, e.g. ``C-T5-hegs-vs-l1``),
+    ``factor``, ``steps`` (``round(factor x profile_steps)``), ``mean_diff``, ``ci_low``, ``ci_high``
+    (metric units), ``rel_effect_pct``, ``rel_ci_low`` and ``rel_ci_high`` (the interval in % of the
+    reference mean), ``paper_rel_effect_pct``, ``verdict``, ``premise``, ``n_seeds``.
+    """
+    origin = {c.id: c for c in load() if c.study == budget_study.STUDY}
+    rows = table[table["comparison_id"].isin(list(origin))]
+    out = []
+    for _, r in rows.iterrows():
+        comp = origin[r["comparison_id"]]
+        ref = 100.0 * r["mean_diff"] / r["rel_effect_pct"] if r["rel_effect_pct"] else math.nan
+        out.append({"comparison_id": comp.id.removesuffix(f"-x{comp.budget_factor:g}"),
+                    "factor": comp.budget_factor, "steps": max(1, round(comp.budget_factor * profile_steps)),
+                    **{k: r[k] for k in ("mean_diff", "ci_low", "ci_high", "rel_effect_pct")},
+                    "rel_ci_low": 100.0 * r["ci_low"] / ref, "rel_ci_high": 100.0 * r["ci_high"] / ref,
+                    **{k: r[k] for k in ("paper_rel_effect_pct", "verdict", "premise", "n_seeds")}})
+    columns = ["comparison_id", "factor", "steps", "mean_diff", "ci_low", "ci_high", "rel_effect_pct", "rel_ci_low",
+               "rel_ci_high", "paper_rel_effect_pct", "verdict", "premise", "n_seeds"]
+    return pd.DataFrame(out, columns=columns).sort_values(["comparison_id", "factor"], ignore_index=True)
 
 
 def premise_table(profile: str, root: Path | None = None, *, metrics: pd.DataFrame | None = None,
@@ -269,5 +327,5 @@ def premise_table(profile: str, root: Path | None = None, *, metrics: pd.DataFra
     return pd.concat(checks, ignore_index=True).drop_duplicates(["study", "variant", "premise"])
 
 
-__all__ = ["CLAIMS_FILE", "Comparison", "PAPERS", "TABLE_COLUMNS", "budget", "evaluate", "inputs", "load",
+__all__ = ["CLAIMS_FILE", "Comparison", "PAPERS", "TABLE_COLUMNS", "budget", "by_budget", "evaluate", "inputs", "load",
            "paper_effect_pct", "paper_value", "premise_table"]

@@ -11,6 +11,7 @@ the premises that failed, with the numbers, e.g.
 
 from __future__ import annotations
 
+import fnmatch
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
@@ -45,9 +46,12 @@ def _mean(rows: pd.DataFrame, study: str, variant: str, metric: str, protocol: s
 
 
 def heg_of(study: str, variant: str, cfg: dict | None = None) -> str | None:
-    """The HEG kind the loss of ``variant`` uses in ``study`` (None: no trained HEG)."""
+    """The HEG kind the loss of ``variant`` uses in ``study`` (None: no trained HEG); the keys of a
+    study's table are variant names or shell patterns (``"*"``, ``"heg_s_x*"``), an exact name first."""
     table = (cfg or config())["heg_of"].get(study, {})
-    return table.get(variant, table.get("*"))
+    if variant in table:
+        return table[variant]
+    return next((kind for pattern, kind in table.items() if fnmatch.fnmatchcase(variant, pattern)), None)
 
 
 def classes_of(study: str, variant: str, cfg: dict | None = None) -> int | None:

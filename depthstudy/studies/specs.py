@@ -22,7 +22,7 @@ from .. import experiment
 from ..data.factory import build_dataset
 from ..profiles import Profile
 from . import cliffnet as cf
-from . import curves, jiao
+from . import budget, curves, jiao
 
 
 class RowCollector:
@@ -125,6 +125,13 @@ def _train_attention_loss(profile: Profile, variant: str, seed: int, out: RowCol
     experiment.record(out, variant, seed, outcome.evaluation)
 
 
+def _train_budget(profile: Profile, variant: str, seed: int, out: RowCollector) -> None:
+    """Notebook 15's loop body: the owning study's run at ``factor`` x the budget, rows renamed."""
+    base, factor = budget.split_variant(variant)
+    STUDIES[budget.FOLLOWED[base]].train_one(budget.scaled(profile, factor), base, seed,
+                                              budget.RenamedRows(out, variant))
+
+
 STUDIES: dict[str, Study] = {s.name: s for s in (
     Study(curves.STUDY, "14_learning_curves", "", variants=curves.FAMILIES, datasets=("train", "val"),
           upstream=("heg_training",)),
@@ -154,6 +161,8 @@ STUDIES: dict[str, Study] = {s.name: s for s in (
           upstream=("heg_training", "loss_comparison"), train_one=_train_cliff_ablation),
     Study("protocol_sensitivity", "12_protocol_sensitivity", "cliffnet", variants=(),
           datasets=("train", "test", "test_full"), upstream=("heg_training", "loss_comparison")),
+    Study(budget.STUDY, "15_budget_sensitivity", "", variants=budget.variants(),
+          upstream=("heg_training", "loss_comparison", "attention_loss"), train_one=_train_budget),
 )}
 
 
