@@ -9,9 +9,8 @@ import pytest
 from depthstudy import experiment, runner, viz
 from depthstudy.profiles import get_profile
 from depthstudy.results import claims, premises
-from depthstudy.studies import budget, specs
+from depthstudy.studies import budget, jiao, specs
 from depthstudy.studies import cliffnet as cf
-from depthstudy.studies import jiao
 
 
 def test_scaled_changes_steps_only():
@@ -88,7 +87,8 @@ def test_claims_marked_budgets_are_decided_at_every_factor():
 def test_malformed_budget_entries_name_the_claim(tmp_path, extra, match):
     path = tmp_path / "claims.yaml"
     path.write_text("claims:\n  - id: X-1\n    paper: cliffnet\n    source: s\n    claim: c\n    comparisons:\n"
-                    f"      - {{id: X-1a, study: loss_comparison, metric: rmse, a: grad, b: l1, direction: lower, {extra}}}\n")
+                    "      - {id: X-1a, study: loss_comparison, metric: rmse, a: grad, b: l1, direction: lower, "
+                    f"{extra}}}\n")
     with pytest.raises(ValueError, match=match) as err:
         claims.load(path)
     assert "X-1" in str(err.value) and str(path) in str(err.value)
@@ -123,7 +123,8 @@ def test_by_budget_gives_one_row_per_comparison_and_factor_with_the_interval_in_
     hegs = frame[frame["comparison_id"] == "C-T5-hegs-vs-l1"]
     assert hegs["factor"].tolist() == list(budget.FACTORS) and hegs["steps"].tolist() == [3, 12, 48]
     assert (hegs["mean_diff"] < 0).all() and (hegs["n_seeds"] == 5).all()
-    assert (hegs["rel_ci_low"] <= hegs["rel_effect_pct"]).all() and (hegs["rel_effect_pct"] <= hegs["rel_ci_high"]).all()
+    assert (hegs["rel_ci_low"] <= hegs["rel_effect_pct"]).all()
+    assert (hegs["rel_effect_pct"] <= hegs["rel_ci_high"]).all()
     missing = frame[frame["comparison_id"] == "J-T8-full-vs-none"]
     assert (missing["verdict"] == "not tested").all()
     fig = viz.effect_vs_budget(frame, title="t")
