@@ -21,8 +21,8 @@ import pandas as pd
 from .. import experiment
 from ..data.factory import build_dataset
 from ..profiles import Profile
-from . import cliffnet as cf
 from . import budget, curves, jiao
+from . import cliffnet as cf
 
 
 class RowCollector:
